@@ -1,0 +1,85 @@
+"""Value types produced by :func:`ingest.parse.parse`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Address:
+    """One mailbox address; ``addr`` is lower-cased for matching, ``name`` as decoded."""
+
+    name: str
+    addr: str
+
+    @property
+    def domain(self) -> str:
+        return self.addr.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """An attached file: what it claims to be and a hash of what it is."""
+
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+    data: bytes = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    """Everything later stages need from one message, decoded and normalised.
+
+    Message-IDs are kept without angle brackets and otherwise exactly as sent.
+    ``headers`` keeps every header in order, names lower-cased, values decoded
+    (RFC 2047) and unfolded; it is what the classifier reads. ``text`` is the
+    readable body (HTML-only mail converted), ``new_text`` the same with quoted
+    history and forwarded chains cut off. ``content_hash`` identifies the
+    message's content independently of trace headers, for deduplication of
+    mail without a Message-ID.
+    """
+
+    message_id: str | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    subject: str
+    from_: Address | None
+    reply_to: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    delivered_to: tuple[str, ...]
+    return_path: str | None
+    date: datetime | None
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    text: str = field(repr=False)
+    new_text: str = field(repr=False)
+    attachments: tuple[AttachmentInfo, ...] = field(repr=False)
+    content_hash: str
+    defects: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """First value of header ``name`` (case-insensitive), or ``None``."""
+        key = name.lower()
+        for k, v in self.headers:
+            if k == key:
+                return v
+        return None
+
+    def header_all(self, name: str) -> tuple[str, ...]:
+        """Every value of header ``name``, topmost first."""
+        key = name.lower()
+        return tuple(v for k, v in self.headers if k == key)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """All addresses the message was sent or delivered to (lower-cased)."""
+        seen: dict[str, None] = {}
+        for a in (*self.to, *self.cc):
+            seen[a.addr] = None
+        for d in self.delivered_to:
+            seen[d.lower()] = None
+        return tuple(seen)

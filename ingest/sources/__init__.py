@@ -1,0 +1,1 @@
+"""Mailbox sources: each yields :class:`~ingest.raw.RawMessage` and acks after commit."""

@@ -1,0 +1,1 @@
+"""Tracker: cases, threading, outbox and the daemon that joins them."""

@@ -1,0 +1,292 @@
+"""Configuration: one TOML file, validated once at start-up by pydantic.
+
+Secrets are never written inline: a mailbox or relay names an environment
+variable (``password_env``) or a file (``password_file``) holding the password.
+Errors name the offending key, e.g. ``mailbox.0.port: Input should be a valid
+integer``. Without a file, :func:`default_config` gives the embedded demo
+set-up: SQLite under ``var/``, Maildir mailboxes, outgoing mail as files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tracker.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+TlsMode = Literal["implicit", "starttls", "none"]
+
+#: Where the repository keeps its Jinja2 templates (an editable install is assumed).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Credentials(_Strict):
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    def password(self) -> str | None:
+        """Read the secret at the moment it is needed, never store it in the model."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read password_file {self.password_file}: {exc}") from exc
+        return None
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> _Credentials:
+        if self.password_env and self.password_file:
+            raise ValueError("give either password_env or password_file, not both")
+        return self
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///var/tracker.db"
+
+
+class MailboxConfig(_Credentials):
+    """A watched mailbox. ``kind = "maildir"`` reads ``path``; ``"imap"`` a server."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["imap", "maildir"]
+    address: str
+    partnership: str
+    # IMAP
+    host: str | None = None
+    port: int | None = None
+    tls: TlsMode = "implicit"
+    ca_file: Path | None = None
+    folder: str = "INBOX"
+    processed_folder: str | None = "Processed"
+    quarantine_folder: str | None = "Quarantine"
+    idle: bool = True
+    idle_timeout: float = Field(default=300.0, gt=0)
+    poll_interval: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=200, gt=0)
+    timeout: float = Field(default=60.0, gt=0)
+    # Maildir
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> MailboxConfig:
+        if self.kind == "imap":
+            if not self.host:
+                raise ValueError("an imap mailbox needs 'host'")
+            if not self.username:
+                raise ValueError("an imap mailbox needs 'username'")
+            if not (self.password_env or self.password_file):
+                raise ValueError("an imap mailbox needs 'password_env' or 'password_file'")
+        if self.kind == "maildir" and self.path is None:
+            raise ValueError("a maildir mailbox needs 'path'")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 993 if self.tls == "implicit" else 143
+
+
+class OutgoingConfig(_Credentials):
+    transport: Literal["smtp", "file"] = "file"
+    host: str | None = None
+    port: int | None = None
+    tls: TlsMode = "starttls"
+    ca_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    from_address: str = "escalations@localhost"
+    directory: Path = Path("var/outbox")
+    max_attempts: int = Field(default=8, gt=0)
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> OutgoingConfig:
+        if self.transport == "smtp" and not self.host:
+            raise ValueError("transport 'smtp' needs 'host'")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"implicit": 465, "starttls": 587, "none": 25}[self.tls]
+
+
+class PartnershipConfig(_Strict):
+    """What the spine needs to know about a partnership (the rules files add the ladder)."""
+
+    prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
+    display_name: str = ""
+    domains: list[str] = Field(default_factory=list)
+
+
+class SecurityConfig(_Strict):
+    #: ``authserv-id`` values of our own receiving gateway; other Authentication-Results are ignored.
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    #: Domains whose mail may carry a child's identifiers (secure routes).
+    secure_domains: list[str] = Field(default_factory=list)
+    #: Agency domains a look-alike sender might imitate (partnership domains are added).
+    protected_domains: list[str] = Field(default_factory=list)
+
+
+class LimitsConfig(_Strict):
+    #: Automatic mails to one address per rolling hour; beyond that they are held.
+    auto_mail_per_sender_per_hour: int = Field(default=5, ge=1)
+    #: A message whose processing has crashed the daemon this many times is quarantined.
+    max_processing_attempts: int = Field(default=3, ge=1)
+
+
+class PathsConfig(_Strict):
+    var_dir: Path = Path("var")
+    templates_dir: Path = REPO_ROOT / "templates"
+
+
+class Config(_Strict):
+    database: DatabaseConfig = DatabaseConfig()
+    mailbox: list[MailboxConfig] = Field(default_factory=list)
+    outgoing: OutgoingConfig = OutgoingConfig()
+    partnerships: dict[str, PartnershipConfig] = Field(default_factory=dict)
+    security: SecurityConfig = SecurityConfig()
+    limits: LimitsConfig = LimitsConfig()
+    paths: PathsConfig = PathsConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        names = [m.name for m in self.mailbox]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mailbox names must be unique: {', '.join(dupes)}")
+        for i, m in enumerate(self.mailbox):
+            if m.partnership not in self.partnerships:
+                raise ValueError(
+                    f"mailbox.{i}.partnership: {m.partnership!r} is not a configured "
+                    f"partnership (known: {', '.join(sorted(self.partnerships)) or 'none'})"
+                )
+        prefixes = [p.prefix for p in self.partnerships.values()]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("partnership prefixes must be unique")
+        for section, tls in [("outgoing", self.outgoing.tls)] + [
+            (f"mailbox {m.name}", m.tls) for m in self.mailbox if m.kind == "imap"
+        ]:
+            if tls == "none":
+                log.warning("%s: tls = 'none' sends credentials and mail in clear text; "
+                            "use it only with a local test server", section)
+        return self
+
+    def partnership_for_prefix(self, prefix: str) -> str | None:
+        for name, p in self.partnerships.items():
+            if p.prefix == prefix:
+                return name
+        return None
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        """Addresses the tracker itself sends from or watches (never acknowledged)."""
+        return frozenset(
+            [self.outgoing.from_address.lower(), *(m.address.lower() for m in self.mailbox)]
+        )
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML file; relative paths in it are taken from its folder."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(path))
+    return _rebase(config, path.resolve().parent)
+
+
+def _rebase(config: Config, base: Path) -> Config:
+    """Make relative paths (Maildirs, var_dir, outbox, sqlite file) relative to ``base``."""
+
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    url = config.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            url = "sqlite:///" + str(base / rel)
+    return config.model_copy(
+        update={
+            "database": DatabaseConfig(url=url),
+            "mailbox": [
+                m.model_copy(update={"path": fix(m.path), "ca_file": fix(m.ca_file),
+                                     "password_file": fix(m.password_file)})
+                for m in config.mailbox
+            ],
+            "outgoing": config.outgoing.model_copy(
+                update={"directory": fix(config.outgoing.directory),
+                        "ca_file": fix(config.outgoing.ca_file),
+                        "password_file": fix(config.outgoing.password_file)}
+            ),
+            "paths": config.paths.model_copy(
+                update={"var_dir": fix(config.paths.var_dir),
+                        "templates_dir": fix(config.paths.templates_dir)}
+            ),
+        }
+    )
+
+
+def default_config(base: Path) -> Config:
+    """The embedded demo set-up rooted at ``base`` (usually the working directory)."""
+    var = base / "var"
+    return parse_config(
+        {
+            "database": {"url": f"sqlite:///{var / 'tracker.db'}"},
+            "mailbox": [
+                {"name": "sscp", "kind": "maildir", "address": "sscp@solihull.gov.uk",
+                 "partnership": "solihull", "path": str(var / "mail" / "sscp")},
+                {"name": "cpru", "kind": "maildir", "address": "cpru@solihull.gov.uk",
+                 "partnership": "solihull", "path": str(var / "mail" / "cpru")},
+            ],
+            "outgoing": {"transport": "file", "directory": str(var / "outbox"),
+                         "from_address": "sscp@solihull.gov.uk"},
+            "partnerships": {
+                "solihull": {"prefix": "SSCP",
+                             "display_name": "Solihull Safeguarding Children Partnership",
+                             "domains": ["solihull.gov.uk"]},
+            },
+            "security": {"secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
+                         "protected_domains": ["solihull.gov.uk", "nhs.net",
+                                               "westmidlands.police.uk"]},
+            "paths": {"var_dir": str(var)},
+        },
+        "<embedded defaults>",
+    )

@@ -1,0 +1,40 @@
+"""Errors raised by the tracker; the root is :class:`ingest.errors.EscalationTrackerError`.
+
+::
+
+    EscalationTrackerError (ingest.errors)
+     └── TrackerError
+          ├── ConfigError               the configuration file is missing or invalid
+          ├── StoreError                the database cannot be used
+          └── DeliveryError             outgoing mail could not be handed over
+               ├── TemporaryDeliveryError   try again later (network, 4xx)
+               └── PermanentDeliveryError   will never work as is (5xx, TLS refused)
+"""
+
+from __future__ import annotations
+
+from ingest.errors import EscalationTrackerError
+
+
+class TrackerError(EscalationTrackerError):
+    """Something went wrong inside the tracker."""
+
+
+class ConfigError(TrackerError):
+    """The configuration cannot be used; the message names the bad key."""
+
+
+class StoreError(TrackerError):
+    """The database cannot be reached or is not in the expected shape."""
+
+
+class DeliveryError(TrackerError):
+    """An outgoing message could not be handed to the relay."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """Delivery failed for now (connection refused, 4xx reply); retry with backoff."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Delivery will not succeed as configured (5xx reply, TLS not verifiable)."""
