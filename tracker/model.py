@@ -1,0 +1,217 @@
+"""Database tables, as SQLAlchemy 2 typed classes.
+
+The flow leaves a trail in these tables: every fetched message is a
+:class:`RawMail` row (bytes committed before the mailbox is touched), every
+message in or out of a case a :class:`Message`, every decision an
+:class:`Event`, every outgoing mail an :class:`OutboxItem` written in the same
+transaction as the case change that caused it. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+from tracker.errors import StoreError
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class RawMail(Base):
+    """Bytes exactly as fetched; the root of everything that follows.
+
+    ``state`` moves ``pending`` -> ``done``; ``outcome`` says what became of it:
+    ``case`` (opened one), ``thread`` (joined one), ``ignored`` (robot or our
+    own mail), ``duplicate`` or ``quarantined`` (kept for review, with ``reason``).
+    """
+
+    __tablename__ = "raw_mail"
+    __table_args__ = (UniqueConstraint("mailbox", "sha256", name="uq_raw_mail_mailbox_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    received_at: Mapped[datetime]
+    stored_at: Mapped[datetime]
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+    #: The mailbox was told (moved/flagged) after the outcome was committed.
+    acked_at: Mapped[datetime | None]
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RefSequence(Base):
+    """Last reference number issued per prefix and year; numbers are never reissued."""
+
+    __tablename__ = "ref_sequence"
+
+    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    partnership: Mapped[str] = mapped_column(String(50), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    stage: Mapped[int] = mapped_column(default=1)
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    category: Mapped[str | None] = mapped_column(String(50))
+    opened_at: Mapped[datetime]
+    raised_by: Mapped[str] = mapped_column(String(320))
+    mailbox: Mapped[str] = mapped_column(String(100))
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="case", order_by="Message.id", lazy="raise_on_sql"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="case", order_by="Event.id", lazy="raise_on_sql"
+    )
+
+
+class Message(Base):
+    """A message in or out of a case; ``message_id`` is what replies point back to."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_message_content_hash", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    #: Unique: the same Message-ID is one message, whichever mailbox it reached.
+    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(16))
+    threaded_via: Mapped[str | None] = mapped_column(String(32))
+
+    case: Mapped[Case | None] = relationship(back_populates="messages", lazy="raise_on_sql")
+
+
+class Event(Base):
+    """One line of a case's timeline. Append-only: rows are never updated or deleted."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+
+    case: Mapped[Case | None] = relationship(back_populates="events", lazy="raise_on_sql")
+
+
+class OutboxItem(Base):
+    """An outgoing mail, rendered and given its Message-ID when it is enqueued.
+
+    ``intent`` is unique (``ack:<case id>``...), so one intent can be enqueued
+    at most once. ``state``: ``pending`` -> ``sending`` (committed just before
+    the hand-over) -> ``sent``; ``failed`` after a permanent error or too many
+    attempts; ``uncertain`` when the daemon died between ``sending`` and
+    ``sent``: it is never retried automatically (at most once), an operator
+    decides.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intent: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    envelope_from: Mapped[str] = mapped_column(String(320))
+    recipients: Mapped[list[str]]
+    #: Lower-cased main recipient: the per-sender rate limit counts rows by it.
+    rate_key: Mapped[str] = mapped_column(String(320), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    automatic: Mapped[bool] = mapped_column(default=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sending_since: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MailboxState(Base):
+    """UIDVALIDITY and the UID high-water mark of an IMAP folder."""
+
+    __tablename__ = "mailbox_state"
+
+    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    uidvalidity: Mapped[int]
+    last_uid: Mapped[int]
+
+
+class AppendOnlyError(StoreError):
+    """Raised when code tries to change or remove a timeline event."""
+
+
+@event.listens_for(Session, "before_flush")
+def _events_are_append_only(session: Session, flush_context: object, instances: object) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError("case timeline events are append-only")

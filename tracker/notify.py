@@ -1,0 +1,131 @@
+"""Rendering outgoing mail from Jinja2 templates (pure apart from reading templates).
+
+Templates live in ``templates/_default/<audience>/<kind>.<part>.j2`` and a
+partnership may override any of them in ``templates/<partnership>/...``.
+Each kind has a ``subject`` and a ``txt`` part. The context handed to a
+template is built here from case metadata only: nothing from the incoming
+message (its subject, its body) is ever in it, so a template cannot put a
+child's name into a subject line even by mistake. ``StrictUndefined`` turns
+a misspelt variable into an error instead of an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from tracker.refcode import subject_tag
+
+#: Every mail we send carries this header; the classifier recognises it when it comes back.
+OWN_MAIL_HEADER = "X-Escalation-Tracker"
+
+_SAFE_SUBJECT = re.compile(r"^[\w .,:;!?()'&/\-\[\]]*$")
+
+
+class TemplateError(Exception):
+    """A template is missing or does not render; raised before anything is queued."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+
+
+class Renderer:
+    """Finds and renders templates, preferring the partnership's own copy."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self._envs: dict[str, Environment] = {}
+
+    def _env(self, partnership: str) -> Environment:
+        env = self._envs.get(partnership)
+        if env is None:
+            search = [self.templates_dir / partnership, self.templates_dir / "_default"]
+            env = Environment(
+                loader=FileSystemLoader([str(p) for p in search]),
+                undefined=StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=True,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            self._envs[partnership] = env
+        return env
+
+    def render(self, partnership: str, name: str, context: Mapping[str, object]) -> Rendered:
+        """Render ``<name>.subject.j2`` and ``<name>.txt.j2`` (e.g. ``sender/ack``)."""
+        env = self._env(partnership)
+        try:
+            subject = env.get_template(f"{name}.subject.j2").render(context)
+            text = env.get_template(f"{name}.txt.j2").render(context)
+        except TemplateNotFound as exc:
+            raise TemplateError(f"template {exc.name} not found in {self.templates_dir}") from exc
+        except Exception as exc:  # Jinja raises many types; all mean "fix the template".
+            raise TemplateError(f"template {name} for {partnership}: {exc}") from exc
+        subject = " ".join(subject.split())
+        return Rendered(subject=subject, text=text)
+
+
+def neutral_subject(reference: str, phrase: str) -> str:
+    """``[REF] phrase``, refusing anything but a short plain phrase.
+
+    The phrase comes from a template an operator may edit; restricting it to
+    plain words keeps identifiers and header injection out of subject lines.
+    """
+    phrase = phrase.strip()
+    if len(phrase) > 80 or not _SAFE_SUBJECT.match(phrase):
+        raise TemplateError("subject phrase must be a short plain phrase")
+    return f"{subject_tag(reference)} {phrase}".strip()
+
+
+def build_message(
+    *,
+    from_addr: str,
+    to: str,
+    subject: str,
+    text: str,
+    message_id: str,
+    date: datetime,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+    tracker_header: str,
+    auto_submitted: str | None = "auto-replied",
+) -> bytes:
+    """Assemble the RFC 5322 bytes of one outgoing mail (plain text, UTF-8)."""
+    msg = EmailMessage()
+    msg["From"] = from_addr
+    msg["To"] = to
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{in_reply_to}>"
+    if references:
+        msg["References"] = " ".join(f"<{r}>" for r in references[-10:])
+    if auto_submitted:
+        # RFC 3834: mark automatic replies so well-behaved responders stay quiet,
+        # and ask Exchange not to send out-of-office replies to us.
+        msg["Auto-Submitted"] = auto_submitted
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg[OWN_MAIL_HEADER] = tracker_header
+    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def new_message_id(kind: str, reference: str, from_addr: str) -> str:
+    """A fresh Message-ID (without brackets) fixed when the mail is queued."""
+    domain = from_addr.rpartition("@")[2] or "localhost"
+    return make_msgid(idstring=f"{kind}.{reference}", domain=domain)[1:-1]
+

@@ -1,0 +1,131 @@
+"""The database edge: engine, transactions, migrations. The only module that opens sessions.
+
+SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` transactions, so writers
+queue for the lock at the start instead of failing half-way; PostgreSQL uses
+ordinary transactions and row locks (``SKIP LOCKED``) where work is shared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import StoreError
+from tracker.model import MailboxState
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, record: object) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Owns the engine and hands out transactions."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if not url.startswith("sqlite"):
+            kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self.engine = create_engine(url, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            _sqlite_setup(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations -------------------------------------------------------
+
+    def _alembic_config(self) -> AlembicConfig:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", "tracker:migrations")
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return cfg
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def upgrade(self) -> bool:
+        """Apply pending migrations; returns True if anything was applied."""
+        try:
+            before = self.current_revision()
+            if before == self.head_revision():
+                return False
+            cfg = self._alembic_config()
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise StoreError(f"cannot migrate database {self.safe_url}: {exc.orig}") from exc
+        log.info("database migrated from %s to %s", before or "empty", self.head_revision())
+        return True
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+
+class DbSourceState:
+    """:class:`ingest.sources.base.SourceState` kept in the ``mailbox_state`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def load(self, mailbox: str) -> tuple[int, int] | None:
+        with self._store.transaction() as s:
+            row = s.get(MailboxState, mailbox)
+            return None if row is None else (row.uidvalidity, row.last_uid)
+
+    def save(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        with self._store.transaction() as s:
+            row = s.scalars(
+                select(MailboxState).where(MailboxState.mailbox == mailbox).with_for_update()
+            ).first()
+            if row is None:
+                s.add(MailboxState(mailbox=mailbox, uidvalidity=uidvalidity, last_uid=last_uid))
+            else:
+                row.uidvalidity, row.last_uid = uidvalidity, last_uid
