@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: example escalations through the daemon on embedded defaults (Ctrl-C stops it)
+demo: $(STAMP)
+	$(BIN)/tracker demo
+
+## system-deps: Dovecot for the IMAP tests (installed only when missing and we are root)
+system-deps:
+	@if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing dovecot-imapd for the IMAP tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	  else \
+	    echo "dovecot-imapd is missing and cannot be installed here: the IMAP tests will be skipped."; \
+	  fi; \
+	fi
+
+## test: install everything the tests need, lint, type-check and run the whole suite
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy ingest tracker
+
+## bench: backlog ingest and acknowledgement latency against the private Dovecot
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf var bench/out .pytest_cache .mypy_cache .ruff_cache
