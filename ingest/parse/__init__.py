@@ -1,0 +1,189 @@
+"""Turn the bytes of one message into a :class:`ParsedEmail`; pure, no I/O.
+
+:func:`parse` accepts anything a mailbox can hand over: broken MIME, bad
+base64, 8-bit headers, bodies without headers, bare-CR line endings, mbox
+"From " lines. It raises :class:`ingest.errors.ParseError` only for input
+that cannot be a message at all (empty or whitespace-only); every other
+problem is listed in ``ParsedEmail.defects`` so it can be shown to a person
+without stopping the case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ingest.errors import ParseError
+from ingest.parse.attachments import collect_attachments, parse_entity
+from ingest.parse.body import body_text, decode_bytes, split_quoted
+from ingest.parse.headers import (
+    decode_words,
+    parse_addresses,
+    parse_date,
+    parse_message_id,
+    parse_message_id_list,
+    parse_return_path,
+)
+from ingest.parse.subject import decode_subject, strip_prefixes
+from ingest.parse.types import Address, AttachmentInfo, ParsedEmail
+
+__all__ = ["Address", "AttachmentInfo", "ParsedEmail", "parse"]
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_LEADING_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:|From ")
+_ANGLE = re.compile(r"<([^<>]*)>")
+_MAX_DEFECTS = 50
+
+
+def parse(data: bytes) -> ParsedEmail:
+    """Parse one message; raise :class:`ParseError` only if ``data`` is empty or blank."""
+    if not data or data.isspace():
+        raise ParseError("empty message: no bytes other than whitespace")
+    try:
+        return _parse(data)
+    except Exception as exc:
+        # The parser is meant never to fail; if a message still finds a bug,
+        # keep it readable and say so instead of losing it.
+        return _unparsed(data, exc)
+
+
+def _normalise_line_endings(data: bytes, defects: list[str]) -> bytes:
+    """Turn bare-CR line endings (old Mac mail) into LF; CRLF and LF are left alone.
+
+    Only the first line is inspected, which is enough for whole-message
+    bare-CR files and keeps the common case free of a full scan.
+    """
+    first_cr = data.find(b"\r", 0, 8192)
+    if first_cr < 0 or data[first_cr + 1 : first_cr + 2] == b"\n":
+        return data
+    first_lf = data.find(b"\n", 0, first_cr)
+    if first_lf >= 0:
+        return data
+    defects.append("bare CR line endings")
+    return _LONE_CR.sub(b"\n", data)
+
+
+def _parse(data: bytes) -> ParsedEmail:
+    defects: list[str] = []
+    data = _normalise_line_endings(data, defects)
+    stripped = data.lstrip(b"\r\n")
+    if len(stripped) != len(data) and _LEADING_HEADER.match(stripped):
+        defects.append("blank lines before the headers skipped")
+        data = stripped
+
+    root = parse_entity(data, 0, len(data), defects)
+    raw_headers = root.headers
+
+    def first(name: str) -> str | None:
+        for key, value in raw_headers:
+            if key == name:
+                return value
+        return None
+
+    def every(name: str) -> list[str]:
+        return [value for key, value in raw_headers if key == name]
+
+    senders = parse_addresses(every("from"))
+    from_ = next((a for a in senders if "@" in a.addr), senders[0] if senders else None)
+    subject = decode_subject(first("subject"))
+    message_id = parse_message_id(first("message-id"))
+    text = body_text(root, defects)
+    attachments = collect_attachments(root, defects)
+    date_value = first("date")
+
+    delivered: dict[str, None] = {}
+    for key, value in raw_headers:
+        if key in ("delivered-to", "x-original-to"):
+            match = _ANGLE.search(value)
+            address = (match.group(1) if match else value).strip()
+            if address:
+                delivered[address] = None
+
+    if len(defects) > _MAX_DEFECTS:
+        defects[_MAX_DEFECTS:] = [f"... and {len(defects) - _MAX_DEFECTS} more defects"]
+
+    return ParsedEmail(
+        message_id=message_id,
+        in_reply_to=parse_message_id_list(" ".join(every("in-reply-to")), allow_bare=True),
+        references=parse_message_id_list(" ".join(every("references")), allow_bare=False),
+        subject=subject,
+        from_=from_,
+        reply_to=_with_at(parse_addresses(every("reply-to"))),
+        to=_with_at(parse_addresses(every("to"))),
+        cc=_with_at(parse_addresses(every("cc"))),
+        delivered_to=tuple(delivered),
+        return_path=parse_return_path(first("return-path")),
+        date=parse_date(date_value),
+        content_type=root.content_type,
+        headers=tuple((key, decode_words(value)) for key, value in raw_headers),
+        text=text,
+        new_text=split_quoted(text),
+        attachments=attachments,
+        content_hash=content_hash(
+            from_.addr if from_ else "",
+            subject,
+            date_value or "",
+            message_id or "",
+            text,
+            attachments,
+        ),
+        defects=tuple(defects),
+    )
+
+
+def _with_at(addresses: tuple[Address, ...]) -> tuple[Address, ...]:
+    """Drop list entries without an "@": fragments of broken headers, not recipients."""
+    return tuple(a for a in addresses if "@" in a.addr)
+
+
+def content_hash(
+    sender: str,
+    subject: str,
+    date: str,
+    message_id: str,
+    text: str,
+    attachments: tuple[AttachmentInfo, ...],
+) -> str:
+    """SHA-256 over what a message says, not how it travelled.
+
+    Trace headers (Received, Delivered-To, Authentication-Results, DKIM, ARC,
+    X-*) differ between two deliveries of one message and are left out;
+    whitespace and gateway subject tags are normalised for the same reason.
+    """
+    digest = hashlib.sha256()
+    for piece in (
+        sender,
+        strip_prefixes(subject),
+        " ".join(date.split()),
+        message_id,
+        " ".join(text.split()),
+        *(a.sha256 for a in attachments),
+    ):
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _unparsed(data: bytes, exc: Exception) -> ParsedEmail:
+    """A minimal message for bytes the parser failed on: the raw text, and why."""
+    text, _ = decode_bytes(data, None)
+    return ParsedEmail(
+        message_id=None,
+        in_reply_to=(),
+        references=(),
+        subject="",
+        from_=None,
+        reply_to=(),
+        to=(),
+        cc=(),
+        delivered_to=(),
+        return_path=None,
+        date=None,
+        content_type="text/plain",
+        headers=(),
+        text=text,
+        new_text=text,
+        attachments=(),
+        content_hash=hashlib.sha256(data).hexdigest(),
+        defects=(f"parser failure: {type(exc).__name__}: {str(exc)[:200]}",),
+    )

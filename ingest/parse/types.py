@@ -27,6 +27,8 @@ class AttachmentInfo:
     size: int
     sha256: str
     data: bytes = field(repr=False, compare=False)
+    inline: bool = False
+    """True for parts shown inside the body (signature logos, pasted images), not attached files."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,468 @@
+"""Readable body text: charset decoding, HTML to text, and cutting quoted history.
+
+Mail from partner agencies is mostly written in Outlook. Much of it arrives
+HTML-only, with Word's markup (``<o:p>``, ``<style>`` blocks, MSO conditional
+comments), and charset labels that lie (windows-1252 labelled iso-8859-1,
+UTF-8 labelled us-ascii, or "unknown-8bit"). None of that may stop a case from
+being opened, so every function here returns its best effort and never raises.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.parse.attachments import Part
+
+__all__ = ["body_text", "decode_bytes", "html_to_text", "split_quoted"]
+
+# Labels that in practice mean "some 8-bit Western text": browsers decode all
+# of them as windows-1252 (WHATWG Encoding Standard), and so do we, after first
+# checking whether the bytes are really valid UTF-8.
+_WESTERN_LABELS = frozenset(
+    {
+        "us-ascii",
+        "ascii",
+        "us",
+        "ansi_x3.4-1968",
+        "iso-8859-1",
+        "iso8859-1",
+        "iso_8859-1",
+        "iso-ir-100",
+        "latin1",
+        "latin-1",
+        "l1",
+        "cp819",
+        "ibm819",
+        "windows-1252",
+        "cp1252",
+        "x-cp1252",
+        "cp-1252",
+    }
+)
+
+# Labels that say nothing about the bytes at all.
+_UNKNOWN_LABELS = frozenset(
+    {
+        "",
+        "unknown",
+        "unknown-8bit",
+        "x-unknown",
+        "x-user-defined",
+        "default",
+        "charset",
+        "binary",
+        "8bit",
+        "7bit",
+        "none",
+        "null",
+    }
+)
+
+_UTF8_LABELS = frozenset({"utf-8", "utf8", "x-utf-8", "utf_8", "unicode-1-1-utf-8"})
+
+# Labels Python does not know, or knows by a narrower name than mail uses.
+_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "windows-874": "cp874",
+    "x-mac-roman": "mac-roman",
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "x-sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "ks_c_5601-1987": "cp949",
+    "cp-850": "cp850",
+}
+
+# Python codecs that accept bytes but are not character sets a mail can use.
+_NOT_CHARSETS = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs", "oem"}
+)
+
+
+def _normalise_label(charset: str | None) -> str:
+    """Lower-case a charset label and drop the quoting and junk mailers add."""
+    if not charset:
+        return ""
+    return charset.strip().strip("\"'").strip().lower()
+
+
+def _western(data: bytes) -> str:
+    """Decode 8-bit Western text: UTF-8 if the bytes are valid UTF-8, else windows-1252.
+
+    Valid multi-byte UTF-8 sequences practically never occur by chance in
+    windows-1252 text, so trying UTF-8 first fixes the common "UTF-8 labelled
+    iso-8859-1" mistake without breaking genuine Latin-1 mail.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode ``data`` labelled with ``charset``; return the text and a defect note or ``None``.
+
+    Never raises: unknown labels fall back to UTF-8 / windows-1252 and bad
+    bytes become U+FFFD, because a message must still be readable by a person
+    even if its sender's software got the label wrong.
+    """
+    if data.isascii():
+        # ASCII is the same in every charset mail uses in practice (UTF-7 and
+        # the ISO-2022 family are the exceptions, handled by their codecs).
+        label = _normalise_label(charset)
+        if not label.startswith(("utf-7", "unicode-1-1-utf-7", "iso-2022", "hz")):
+            return data.decode("ascii"), None
+    label = _normalise_label(charset)
+    if label in _UTF8_LABELS:
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            return data.decode("utf-8", "replace"), "invalid utf-8 bytes replaced"
+    if label in _WESTERN_LABELS:
+        return _western(data), None
+    if label in _UNKNOWN_LABELS:
+        note = None if not label else f"charset {label!r} guessed"
+        return _western(data), note
+    name = _ALIASES.get(label, label)
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return _western(data), f"unknown charset {label[:40]!r}"
+    if info.name in _NOT_CHARSETS:
+        return _western(data), f"unusable charset {label[:40]!r}"
+    try:
+        text = data.decode(info.name)
+    except UnicodeDecodeError:
+        return data.decode(info.name, "replace"), f"invalid {info.name} bytes replaced"
+    except (LookupError, ValueError, TypeError):
+        # A codec that is not a text encoding (zlib, base64 ...) raises LookupError.
+        return _western(data), f"unusable charset {label[:40]!r}"
+    return text, None
+
+
+# ---------------------------------------------------------------------------
+# HTML to text
+
+
+_BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "tfoot",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+_SKIP_TAGS = frozenset({"style", "script", "title", "xml", "template", "noscript", "object"})
+_CELL_TAGS = frozenset({"td", "th"})
+_VOID_SKIP = frozenset({"meta", "link", "base"})
+# A no-break space is content, not layout: Outlook writes "<p>&nbsp;</p>" for
+# an empty line, so it is kept until the lines are assembled.
+_WS_RUN = re.compile(r"[ \t\r\n\f\v\u200b]+")
+# The stdlib parser raises AssertionError on "<![" followed by anything but
+# the keywords it knows; such text is data, so escape it before parsing.
+_BAD_MARKED_SECTION = re.compile(
+    r"<!\[(?!(?:if|else|endif|cdata|temp|ignore|include|rcdata)(?![-_.a-z0-9]))", re.IGNORECASE
+)
+_TAG_FALLBACK = re.compile(r"<!--.*?-->|<(style|script|head)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+_MANY_BLANKS = re.compile(r"\n{3,}")
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([-\w.:]+)""", re.I)
+
+# Outlook's plain-text rendering of <hr>; split_quoted treats it as a separator.
+_HR_LINE = "_" * 32
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the visible text of an HTML document as lines.
+
+    Whitespace collapses as in a browser; block elements start new lines;
+    ``<blockquote>`` content is prefixed with "> " so that quoted history in
+    HTML-only replies is recognised by :func:`split_quoted`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._current: list[str] = []
+        self._prefix = ""
+        self._skip = 0
+        self._in_head = False
+        self._pre = 0
+        self._quote = 0
+        self._cell_open = False
+
+    def _flush(self) -> None:
+        text = "".join(self._current).strip(" ")
+        self._current = []
+        if text or (self.lines and self.lines[-1] != ""):
+            self.lines.append(self._prefix + text if text else self._prefix.rstrip())
+        self._prefix = "> " * self._quote
+
+    def _break(self) -> None:
+        if self._current:
+            self._flush()
+        else:
+            self._prefix = "> " * self._quote
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag == "head":
+            self._in_head = True
+        elif tag == "body":
+            self._in_head = False
+        elif tag == "br":
+            self._flush()
+        elif tag == "hr":
+            self._break()
+            self.lines.append(_HR_LINE)
+        elif tag in _CELL_TAGS:
+            if self._cell_open and self._current:
+                self._current.append("\t")
+            self._cell_open = True
+        elif tag in _BLOCK_TAGS:
+            self._break()
+            if tag == "blockquote":
+                self._quote += 1
+                self._prefix = "> " * self._quote
+            elif tag == "pre":
+                self._pre += 1
+            elif tag == "li":
+                self._current.append("- ")
+            elif tag == "tr":
+                self._cell_open = False
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # Self-closing forms (<br/>, <hr/>) behave like their start tags, but
+        # a self-closed skip tag must not open a skipped region.
+        if tag not in _SKIP_TAGS and tag not in _VOID_SKIP:
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "head":
+            self._in_head = False
+        elif tag in _BLOCK_TAGS:
+            self._break()
+            if tag == "blockquote":
+                self._quote = max(0, self._quote - 1)
+                self._prefix = "> " * self._quote
+            elif tag == "pre":
+                self._pre = max(0, self._pre - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip or self._in_head:
+            return
+        if self._pre:
+            lines = data.replace("\r\n", "\n").split("\n")
+            self._current.append(lines[0])
+            for line in lines[1:]:
+                self._flush()
+                self._current.append(line)
+            return
+        text = _WS_RUN.sub(" ", data)
+        if text == " " and (not self._current or self._current[-1].endswith((" ", "\t"))):
+            return
+        if self._current and self._current[-1].endswith((" ", "\t")) and text.startswith(" "):
+            text = text[1:]
+        self._current.append(text)
+
+    def finish(self) -> str:
+        self._break()
+        return "\n".join(line.rstrip() for line in self.lines)
+
+
+def html_to_text(html: str) -> str:
+    """Render HTML as plain text a caseworker can read; never raises.
+
+    Style sheets, scripts, the document head and MSO conditional comments are
+    dropped; Outlook's ``<o:p>`` and other unknown tags vanish while their
+    text stays; downlevel-revealed ``<![if ...]>`` sections keep their text.
+    """
+    parser = _TextExtractor()
+    try:
+        parser.feed(_BAD_MARKED_SECTION.sub("&lt;![", html))
+        parser.close()
+        text = parser.finish()
+    except AssertionError:
+        # The stdlib parser still asserts on some malformed declarations; a
+        # crude tag strip is better than losing the body.
+        text = _TAG_FALLBACK.sub(" ", html)
+        text = "\n".join(_WS_RUN.sub(" ", line).strip() for line in text.splitlines())
+    text = text.replace("\u00a0", " ")
+    return _MANY_BLANKS.sub("\n\n", text).strip("\n")
+
+
+# ---------------------------------------------------------------------------
+# Choosing the body
+
+
+def _leaf_text(part: Part, defects: list[str]) -> tuple[str, str] | None:
+    """The decoded text of a body leaf as ("plain" | "html", text), or ``None``."""
+    if not part.is_body_text:
+        return None
+    payload = part.payload(defects)
+    charset = part.params.get("charset")
+    if part.subtype == "html" and not charset:
+        match = _META_CHARSET.search(payload, 0, 4096)
+        if match:
+            charset = match.group(1).decode("ascii", "replace")
+    text, note = decode_bytes(payload, charset)
+    if note:
+        defects.append(f"body {part.content_type}: {note}")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return ("html" if part.subtype == "html" else "plain", text)
+
+
+def _texts(part: Part, defects: list[str]) -> list[tuple[str, str]]:
+    """The body pieces of ``part`` in reading order, choosing one branch of each alternative."""
+    if not part.children:
+        found = _leaf_text(part, defects)
+        return [found] if found else []
+    if part.subtype == "alternative":
+        branches = [_texts_lazy(child) for child in part.children]
+        # Prefer the first branch that has plain text; otherwise the first
+        # with any text, which will be HTML converted below.
+        for wanted in ("plain", "html"):
+            for child, kinds in zip(part.children, branches, strict=True):
+                if wanted in kinds:
+                    return _texts(child, defects)
+        return []
+    pieces: list[tuple[str, str]] = []
+    for child in part.children:
+        pieces.extend(_texts(child, defects))
+    return pieces
+
+
+def _texts_lazy(part: Part) -> set[str]:
+    """Which kinds of body text ``part`` would yield, without decoding anything."""
+    if not part.children:
+        if part.is_body_text:
+            return {"html" if part.subtype == "html" else "plain"}
+        return set()
+    kinds: set[str] = set()
+    for child in part.children:
+        kinds |= _texts_lazy(child)
+    return kinds
+
+
+def body_text(root: Part, defects: list[str]) -> str:
+    """The readable text of a message: text/plain preferred, HTML converted only when alone."""
+    pieces = []
+    for kind, text in _texts(root, defects):
+        pieces.append(html_to_text(text) if kind == "html" else text)
+    return "\n\n".join(piece.strip("\n") for piece in pieces if piece.strip())
+
+
+# ---------------------------------------------------------------------------
+# Quoted history
+
+
+_WROTE = re.compile(
+    r"^\s*(?:on|am|le|el|op|il|den|på|em)\s.{0,400}?"
+    r"(?:wrote|schrieb|a écrit|escribió|schreef|ha scritto|skrev|escreveu)\s*:\s*$",
+    re.IGNORECASE,
+)
+_WROTE_START = re.compile(r"^\s*(?:on|am|le|el|op|il|den|på|em)\s", re.IGNORECASE)
+_HARD_MARKERS = re.compile(
+    r"^\s*(?:"
+    r"-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|"
+    r"oorspronkelijk bericht|originalmeddelande|opprinnelig melding|alkuperäinen viesti|"
+    r"messaggio originale|mensagem original)\s*-{2,}"
+    r"|_{10,}\s*$"
+    r"|begin forwarded message\s*:"
+    r"|-{3,}\s*forwarded message\s*-{3,}"
+    r"|-{3,}\s*(?:weitergeleitete nachricht|message transféré)\s*-{3,}"
+    r")",
+    re.IGNORECASE,
+)
+_FROM_LINE = re.compile(r"^\s*\**(?:from|von|de|van|från|fra|da)\s*:\**\s*\S", re.IGNORECASE)
+_BLOCK_FIELD = re.compile(
+    r"^\s*\**(?:(sent|date|gesendet|datum|envoyé|enviado|verzonden|skickat|sendt|inviato|data)"
+    r"|(to|an|à|a|aan|till|til|para|cc)"
+    r"|(subject|betreff|objet|onderwerp|asunto|ämne|emne|oggetto|assunto))\s*:",
+    re.IGNORECASE,
+)
+_QUOTE_LINE = re.compile(r"^\s*>")
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    """True if ``lines[index]`` starts a "From: / Sent: / To: / Subject:" block.
+
+    Outlook writes that block above the quoted message; two of the three
+    field kinds (date, recipients, subject) within the next six lines are
+    required, so that a sentence starting "From:" in the new text is kept.
+    """
+    kinds: set[int] = set()
+    for line in lines[index + 1 : index + 7]:
+        match = _BLOCK_FIELD.match(line)
+        if match:
+            kinds.add(match.lastindex or 0)
+    return len(kinds) >= 2
+
+
+def split_quoted(text: str) -> str:
+    """The new part of a message: ``text`` without quoted history or forwarded chains.
+
+    Cuts at the first "On ... wrote:" line (possibly wrapped over three
+    lines), Outlook's "-----Original Message-----", a "From: ... Sent: ...
+    To: ... Subject:" block, a "____" separator or "Begin forwarded message:";
+    lines quoted with ">" above that point are dropped, so that interleaved
+    answers survive.
+    """
+    lines = text.split("\n")
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
+        if _HARD_MARKERS.match(line):
+            cut = i
+            break
+        if _FROM_LINE.match(line) and _is_header_block(lines, i):
+            cut = i
+            break
+        if _WROTE_START.match(line) and any(
+            _WROTE.match(" ".join(lines[i : i + n])) for n in (1, 2, 3)
+        ):
+            cut = i
+            break
+    kept = [line for line in lines[:cut] if not _QUOTE_LINE.match(line)]
+    return "\n".join(kept).strip()
