@@ -63,6 +63,13 @@ from ingest.sources.base import Disposition, SourceState
 
 log = logging.getLogger(__name__)
 
+# imapclient routes imaplib's protocol trace to this logger at DEBUG: every line
+# on the wire, including the LOGIN password and whole message bodies. Keep it
+# quiet unless someone explicitly configured it (tests do, to count commands).
+_wire_log = logging.getLogger("imapclient.imaplib")
+if _wire_log.level == logging.NOTSET:
+    _wire_log.setLevel(logging.INFO)
+
 TlsMode = Literal["implicit", "starttls", "none"]
 
 #: Keyword set on acked messages when no folder is configured for a disposition.
@@ -193,7 +200,8 @@ class ImapSource:
             candidates = [u for u in uids if u not in outstanding.acked]
             messages = self._fetch(client, uidvalidity, candidates, limit)
             outstanding.handed_out.update(_uid_of(m) for m in messages)
-        log.info(
+        log.log(
+            logging.INFO if messages else logging.DEBUG,
             "mailbox %s: %d new message(s) above uid %d (uidvalidity %d), handed out %d",
             self.name,
             len(candidates),
