@@ -360,7 +360,7 @@ class ImapSource:
             try:
                 client.login(self.username, self._password())
             except LoginError as exc:
-                text = str(exc)
+                text = _server_text(exc)
                 if "[UNAVAILABLE]" in text:  # RFC 5530: the auth backend is down
                     raise SourceUnavailable(
                         self.name, f"server could not check credentials now: {text}"
@@ -659,6 +659,14 @@ def _parse_external_id(external_id: str) -> tuple[int, int]:
 
 def _uid_of(message: RawMessage) -> int:
     return _parse_external_id(message.external_id)[1]
+
+
+def _server_text(exc: BaseException) -> str:
+    """The server's words from an imaplib error, without a ``b'...'`` wrapper."""
+    text = str(exc)
+    if len(text) >= 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1]:
+        return text[2:-1]
+    return text
 
 
 def _text(value: object) -> str:

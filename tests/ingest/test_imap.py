@@ -20,6 +20,8 @@ pytestmark = pytest.mark.dovecot
 
 # Post-login capabilities Dovecot advertises, minus the extensions under test.
 _BASE_CAPS = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE UNSELECT NAMESPACE CHILDREN"
+# A server that cannot do TLS at all: no STARTTLS, and the implicit-TLS listener off.
+_NO_TLS = "ssl = no\nservice imap-login {\n  inet_listener imaps {\n    port = 0\n  }\n}\n"
 
 
 def message(n: int, date: str = "Mon, 01 Jan 2001 00:00:00 +0000") -> bytes:
@@ -444,6 +446,7 @@ def test_wrong_password_is_authentication_failed(dovecot: DovecotServer) -> None
     with pytest.raises(AuthenticationFailed) as caught:
         source.poll()
 
+    assert "[AUTHENTICATIONFAILED]" in str(caught.value)
     assert "not-the-password" not in str(caught.value)
 
 
@@ -489,9 +492,7 @@ def test_untrusted_certificate_is_refused(
 
 
 def test_starttls_not_offered_is_refused(dovecot: DovecotServer) -> None:
-    dovecot.restart(
-        extra_config="ssl = no\nservice imap-login {\n  inet_listener imaps {\n    port = 0\n  }\n}\n"
-    )
+    dovecot.restart(extra_config=_NO_TLS)
     source = dovecot.make_source(tls="starttls", ca_file=dovecot.ca_file)
 
     with pytest.raises(SourceProtocolError, match="STARTTLS"):
