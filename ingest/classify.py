@@ -112,9 +112,11 @@ def _bounce_signals(email: ParsedEmail) -> tuple[list[str], bool]:
     """Bounce signals, and whether one of them is strong enough to decide on its own."""
     signals: list[str] = []
     strong = False
-    if email.content_type == "multipart/report":
+    content_type = email.header("content-type") or ""
+    # The declared type counts even when the parser had to read the body as text.
+    declared = content_type.partition(";")[0].strip().strip('"').lower()
+    if "multipart/report" in (email.content_type, declared):
         report_type = ""
-        content_type = email.header("content-type") or ""
         match = re.search(r"report-type\s*=\s*\"?([\w-]+)", content_type, re.IGNORECASE)
         if match:
             report_type = f"; report-type={match.group(1).lower()}"

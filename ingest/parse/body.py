@@ -228,7 +228,8 @@ class _TextExtractor(HTMLParser):
         self._cell_open = False
 
     def _flush(self) -> None:
-        text = "".join(self._current).strip(" ")
+        text = "".join(self._current)
+        text = text.rstrip(" ") if self._pre else text.strip(" ")
         self._current = []
         if text or (self.lines and self.lines[-1] != ""):
             self.lines.append(self._prefix + text if text else self._prefix.rstrip())
