@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -284,8 +285,7 @@ class ImapSource:
         with self._guard("wait"):
             client = self._connect()
             idle = self._capabilities is not None and "IDLE" in self._capabilities
-            if idle:
-                self._select(client)
+            if idle and not self._unannounced_mail(client):
                 self._idle(client, min(timeout, self.idle_timeout))
         if not idle:
             time.sleep(min(timeout, self.poll_interval))
@@ -584,12 +584,14 @@ class ImapSource:
         caps = self._capabilities or frozenset()
         for uid_set in _uid_sets(uids):
             if "MOVE" in caps:
-                client.move(uid_set, target)
+                self._tolerate_expunged(client, partial(client.move, uid_set, target))
             else:
-                client.copy(uid_set, target)
-                client.add_flags(uid_set, [b"\\Deleted"], silent=True)
+                self._tolerate_expunged(client, partial(client.copy, uid_set, target))
+                self._tolerate_expunged(
+                    client, partial(client.add_flags, uid_set, [b"\\Deleted"], silent=True)
+                )
                 if "UIDPLUS" in caps:
-                    client.uid_expunge(uid_set)
+                    self._tolerate_expunged(client, partial(client.uid_expunge, uid_set))
                 else:
                     client.expunge()
 
@@ -600,9 +602,32 @@ class ImapSource:
         the fallback, though people reading the mailbox set it too, which is why
         the watermark (not the flag) decides what poll returns in that case.
         """
-        flag = TRACKED_KEYWORD if self._keywords_allowed else "\\Seen"
+        flag = (TRACKED_KEYWORD if self._keywords_allowed else "\\Seen").encode("ascii")
         for uid_set in _uid_sets(uids):
-            client.add_flags(uid_set, [flag.encode("ascii")], silent=True)
+            self._tolerate_expunged(client, partial(client.add_flags, uid_set, [flag], silent=True))
+
+    def _tolerate_expunged(self, client: IMAPClient, command: Callable[[], object]) -> None:
+        """Run a UID command; if another session expunged some UIDs, sync and run it again.
+
+        Dovecot answers ``NO [EXPUNGEISSUED]`` (RFC 5530) when some UIDs were
+        expunged by someone else and we have not been told yet, and then acts
+        on none of them. A NOOP delivers the pending EXPUNGEs (RFC 3501
+        §6.1.2); afterwards the vanished UIDs are silently ignored, as RFC 3501
+        §6.4.8 prescribes for UID commands naming non-existent UIDs.
+        """
+        try:
+            command()
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            if "EXPUNGEISSUED" not in str(exc):
+                raise
+            log.info(
+                "mailbox %s: some acked messages were already expunged elsewhere; retrying",
+                self.name,
+            )
+            client.noop()
+            command()
 
     def _advance_watermark(self, outstanding: _Outstanding) -> None:
         """Save the highest acked UID below every handed-out-but-unacked UID."""
@@ -620,6 +645,24 @@ class ImapSource:
         outstanding.handed_out = {u for u in outstanding.handed_out if u > new_last}
 
     # ------------------------------------------------------------------- IDLE
+
+    def _unannounced_mail(self, client: IMAPClient) -> bool:
+        """Whether poll would hand out something it has not handed out yet.
+
+        IDLE only reports changes the server has not told us about, and
+        servers piggyback ``EXISTS`` on other commands' responses (RFC 3501
+        §7.3.1): mail that arrived while we were acking was announced in the
+        MOVE response and would not be announced again, and mail left over by
+        ``poll(limit)`` is not news at all. One SEARCH (the same one poll
+        does) before idling closes both gaps.
+        """
+        uidvalidity = self._select(client)
+        outstanding = self._outstanding_for(uidvalidity)
+        for uid in self._search_new(client, self._watermark(uidvalidity)):
+            if uid not in outstanding.handed_out and uid not in outstanding.acked:
+                log.debug("mailbox %s: uid %d waiting, not idling", self.name, uid)
+                return True
+        return False
 
     def _idle(self, client: IMAPClient, seconds: float) -> None:
         """IDLE (RFC 2177) until EXISTS/RECENT arrives or ``seconds`` pass."""

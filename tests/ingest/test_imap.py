@@ -354,6 +354,82 @@ def test_idle_wait_returns_when_mail_arrives(dovecot: DovecotServer) -> None:
     assert raw.data == message(1)
 
 
+def test_wait_returns_at_once_when_poll_left_mail_behind(dovecot: DovecotServer) -> None:
+    dovecot.append_many("INBOX", [message(1), message(2)])
+    source = dovecot.make_source()
+    source.ack(source.poll(limit=1), "processed")
+
+    started = time.monotonic()
+    source.wait(10)
+
+    assert time.monotonic() - started < 10
+    assert [m.data for m in source.poll()] == [message(2)]
+
+
+def test_wait_sees_mail_announced_during_ack(dovecot: DovecotServer) -> None:
+    dovecot.append("INBOX", message(1))
+    source = dovecot.make_source()
+    batch = source.poll()
+    dovecot.append("INBOX", message(2))
+    source.ack(batch, "processed")  # the MOVE response already carries "* 1 EXISTS"
+
+    started = time.monotonic()
+    source.wait(10)
+
+    assert time.monotonic() - started < 10
+    assert [m.data for m in source.poll()] == [message(2)]
+
+
+def test_wait_idles_when_only_unacked_mail_is_left(dovecot: DovecotServer) -> None:
+    dovecot.append("INBOX", message(1))
+    source = dovecot.make_source(idle_timeout=0.5)
+    source.poll()  # handed out, not acked (e.g. the store failed): no reason to spin
+
+    started = time.monotonic()
+    source.wait(20)
+
+    assert time.monotonic() - started >= 0.5
+
+
+def test_ack_of_messages_someone_else_moved_is_harmless(dovecot: DovecotServer) -> None:
+    dovecot.append_many("INBOX", [message(1), message(2)])
+    state = MemoryState()
+    source = dovecot.make_source(state=state)
+    batch = source.poll()
+    with dovecot.client() as other:
+        other.select_folder("INBOX")
+        other.delete_messages([1])
+        other.expunge()
+
+    # Dovecot answers the MOVE with NO [EXPUNGEISSUED]: the source must sync and retry.
+    source.ack(batch, "processed")
+
+    assert dovecot.list_uids("INBOX") == []
+    assert dovecot.fetch("Processed") == [message(2)]
+    assert state.load("sscp") == (dovecot.uidvalidity(), 2)
+
+
+@pytest.mark.parametrize("folders", [True, False], ids=["move", "keyword"])
+def test_ack_after_someone_expunged_part_of_the_batch(
+    dovecot: DovecotServer, folders: bool
+) -> None:
+    dovecot.append_many("INBOX", [message(1), message(2), message(3)])
+    overrides = {} if folders else {"processed_folder": None, "quarantine_folder": None}
+    source = dovecot.make_source(**overrides)
+    batch = source.poll()
+    with dovecot.client() as other:
+        other.select_folder("INBOX")
+        other.delete_messages([2])
+        other.expunge()
+
+    source.ack(batch, "processed")
+
+    if folders:
+        assert dovecot.fetch("Processed") == [message(1), message(3)]
+    else:
+        assert all(TRACKED_KEYWORD.encode() in f for f in dovecot.flags("INBOX").values())
+
+
 def test_idle_wait_times_out_quietly(dovecot: DovecotServer) -> None:
     source = dovecot.make_source(idle_timeout=0.5)
     source.poll()
