@@ -52,8 +52,9 @@ class MaildirSource:
         for sub in ("new", "cur"):
             try:
                 with os.scandir(self.path / sub) as it:
-                    files.extend(Path(e.path) for e in it
-                                 if e.is_file() and not e.name.startswith("."))
+                    files.extend(
+                        Path(e.path) for e in it if e.is_file() and not e.name.startswith(".")
+                    )
             except FileNotFoundError:
                 continue
         files.sort(key=lambda p: (p.name.split(".", 1)[0], p.name))
