@@ -12,11 +12,13 @@ a misspelt variable into an error instead of an empty string.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.policy import SMTP
+from email.utils import format_datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
@@ -25,6 +27,9 @@ from tracker.refcode import subject_tag
 
 #: Every mail we send carries this header; the classifier recognises it when it comes back.
 OWN_MAIL_HEADER = "X-Escalation-Tracker"
+
+#: CRLF line ends; no folding of our short headers (a folded Message-ID trips some parsers).
+_WIRE = SMTP.clone(max_line_length=998)
 
 _SAFE_SUBJECT = re.compile(r"^[\w .,:;!?()'&/\-\[\]]*$")
 
@@ -121,11 +126,12 @@ def build_message(
         msg["X-Auto-Response-Suppress"] = "All"
     msg[OWN_MAIL_HEADER] = tracker_header
     msg.set_content(text, charset="utf-8", cte="quoted-printable")
-    return msg.as_bytes()
+    # CRLF line ends, as SMTP (RFC 5321 §2.3.8) and the .eml files expect.
+    return msg.as_bytes(policy=_WIRE)
 
 
 def new_message_id(kind: str, reference: str, from_addr: str) -> str:
     """A fresh Message-ID (without brackets) fixed when the mail is queued."""
     domain = from_addr.rpartition("@")[2] or "localhost"
-    return make_msgid(idstring=f"{kind}.{reference}", domain=domain)[1:-1]
+    return f"{secrets.token_hex(10)}.{kind}.{reference}@{domain}"
 

@@ -174,7 +174,7 @@ class Service:
             s.execute(update(RawMail).where(RawMail.id.in_(ids), RawMail.state == "pending")
                       .values(attempts=RawMail.attempts + 1))
             attempts = dict(s.execute(select(RawMail.id, RawMail.attempts)
-                                      .where(RawMail.id.in_(ids))).tuples().all())
+                                      .where(RawMail.id.in_(ids))).all())
         limit = self.config.limits.max_processing_attempts
         poisoned = [w for w in work if attempts.get(w.raw_id, 0) > limit]
         retried = [w for w in work if 1 < attempts.get(w.raw_id, 0) <= limit]

@@ -198,7 +198,8 @@ def test_suspicious_reply_is_not_applied_to_case(h_sqlite: Harness) -> None:
     h = h_sqlite
     h.deliver(rfc822())
     h.run()
-    h.deliver(rfc822(sender="x <x@so1ihull.gov.uk>", subject="RE: [SSCP-2026-0001] close it"))
+    h.deliver(rfc822(sender="x <x@so1ihull.gov.uk>", subject="RE: [SSCP-2026-0001] close it",
+                     message_id="<spoof@so1ihull.gov.uk>"))
     report = h.run()
     assert report.outcomes["quarantined"] == 1 and report.outcomes["thread"] == 0
     assert [e.kind for e in h.events("SSCP-2026-0001")] == ["opened", "ack-queued", "ack-sent"]
