@@ -358,7 +358,13 @@ class ImapSource:
             # Aware datetimes straight from the server's INTERNALDATE.
             client.normalise_times = False
             try:
-                client.login(self.username, self._password())
+                password = self._password()
+            except Exception as exc:  # a missing secret file is not a network problem
+                raise AuthenticationFailed(
+                    self.name, f"could not read the password: {type(exc).__name__}: {exc}"
+                ) from exc
+            try:
+                client.login(self.username, password)
             except LoginError as exc:
                 text = _server_text(exc)
                 if "[UNAVAILABLE]" in text:  # RFC 5530: the auth backend is down

@@ -526,6 +526,16 @@ def test_wrong_password_is_authentication_failed(dovecot: DovecotServer) -> None
     assert "not-the-password" not in str(caught.value)
 
 
+def test_unreadable_password_is_authentication_failed(
+    dovecot: DovecotServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    missing = tmp_path_factory.mktemp("secrets") / "imap-password"
+    source = dovecot.make_source(password=missing.read_text)
+
+    with pytest.raises(AuthenticationFailed, match="could not read the password"):
+        source.poll()
+
+
 def test_close_then_poll_again(dovecot: DovecotServer) -> None:
     dovecot.append("INBOX", message(1))
     source = dovecot.make_source()
