@@ -115,7 +115,9 @@ def _parse(data: bytes) -> ParsedEmail:
         return_path=parse_return_path(first("return-path")),
         date=parse_date(date_value),
         content_type=root.content_type,
-        headers=tuple((key, decode_words(value)) for key, value in raw_headers),
+        headers=tuple(
+            (key, decode_words(value) if "=?" in value else value) for key, value in raw_headers
+        ),
         text=text,
         new_text=split_quoted(text),
         attachments=attachments,

@@ -68,14 +68,16 @@ class Part:
 
     @property
     def is_body_text(self) -> bool:
-        """True for text/plain and text/html leaves that are the message's body, not a file."""
-        return (
-            not self.children
-            and self.maintype == "text"
-            and self.subtype in _BODY_SUBTYPES
-            and self.disposition != "attachment"
-            and self.filename is None
-        )
+        """True for text/plain and text/html leaves that are the message's body, not a file.
+
+        An explicit "inline" disposition wins over a file name (mail clients
+        show such parts in the body); without a disposition a name means a file.
+        """
+        if self.children or self.maintype != "text" or self.subtype not in _BODY_SUBTYPES:
+            return False
+        if self.disposition == "inline":
+            return True
+        return self.disposition != "attachment" and self.filename is None
 
     @property
     def inline(self) -> bool:
@@ -101,10 +103,15 @@ def _decode_transfer(part: Part, defects: list[str]) -> bytes:
         try:
             return binascii.a2b_base64(raw)
         except binascii.Error:
-            defects.append(f"{part.content_type}: InvalidBase64PaddingDefect")
-            clean = bytes(raw.translate(None, b" \t\r\n")).split(b"=", 1)[0]
+            # Non-strict decoding only fails on the length of the data: drop a
+            # lone trailing character, pad the rest, and name the defect the
+            # way the stdlib would.
+            clean = raw.translate(None, b" \t\r\n").split(b"=", 1)[0]
             clean = clean.translate(None, clean.translate(None, _BASE64_ALPHABET[:64]))
-            clean = clean[: len(clean) - len(clean) % 4 if len(clean) % 4 == 1 else len(clean)]
+            kind = "Length" if len(clean) % 4 == 1 else "Padding"
+            defects.append(f"{part.content_type}: InvalidBase64{kind}Defect")
+            if len(clean) % 4 == 1:
+                clean = clean[:-1]
             try:
                 return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
             except binascii.Error:
@@ -230,6 +237,9 @@ def parse_entity(
         disposition_params=disp_params,
     )
     if content_type.startswith("multipart/"):
+        cte = (part.header("content-transfer-encoding") or "7bit").strip().lower()
+        if cte not in ("7bit", "8bit", "binary"):
+            defects.append(f"{where}: InvalidMultipartContentTransferEncodingDefect")
         boundary = params.get("boundary", "").strip()
         if not boundary:
             defects.append(f"{where}: NoBoundaryInMultipartDefect")

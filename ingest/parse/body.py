@@ -422,7 +422,12 @@ _BLOCK_FIELD = re.compile(
     r"|(subject|betreff|objet|onderwerp|asunto|ämne|emne|oggetto|assunto))\s*:",
     re.IGNORECASE,
 )
-_QUOTE_LINE = re.compile(r"^\s*>")
+# Every line any marker above can start with; a text without one is all new.
+_CANDIDATE = re.compile(
+    r"^[ \t]*(?:[>_-]|\**(?:from|von|de|van|från|fra|da)\s*:|begin forwarded"
+    r"|(?:on|am|le|el|op|il|den|på|em)\s)",
+    re.MULTILINE | re.IGNORECASE,
+)
 
 
 def _is_header_block(lines: list[str], index: int) -> bool:
@@ -449,6 +454,9 @@ def split_quoted(text: str) -> str:
     lines quoted with ">" above that point are dropped, so that interleaved
     answers survive.
     """
+    if not _CANDIDATE.search(text):
+        # Most new messages hold no marker at all; skip the line loop.
+        return text.strip()
     lines = text.split("\n")
     cut = len(lines)
     for i, line in enumerate(lines):
@@ -465,5 +473,5 @@ def split_quoted(text: str) -> str:
         ):
             cut = i
             break
-    kept = [line for line in lines[:cut] if not _QUOTE_LINE.match(line)]
+    kept = [line for line in lines[:cut] if not line.lstrip().startswith(">")]
     return "\n".join(kept).strip()

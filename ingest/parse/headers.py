@@ -39,6 +39,7 @@ RawHeaders = list[tuple[str, str]]
 _MAX_DEFECTS_PER_KIND = 5
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_PARAM_LINE = re.compile(r"[\w.-]+\*?[\d*]*\s*=")
 _HEADER_NAME = re.compile(r"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
 
@@ -114,6 +115,18 @@ def split_header_block(
             offset += line_len
             continue
         match = _HEADER_NAME.match(stripped)
+        if (
+            match is None
+            and name
+            and value_parts[-1].rstrip().endswith(";")
+            and _PARAM_LINE.match(stripped)
+        ):
+            # A parameter that lost its folding indent ("boundary=..." under
+            # a Content-Type ending in ";"), as some gateways write it.
+            note("fold", f"{where}: unindented continuation of header {name!r}")
+            value_parts.append(" " + stripped)
+            offset += line_len
+            continue
         if match is None:
             # Not a header and not a continuation: the body starts here.
             finish()
@@ -248,7 +261,7 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
             raw = raw[1:-1] if len(raw) > 1 and raw.endswith('"') else raw[1:]
             if "\\" in raw:
                 raw = re.sub(r"\\(.)", r"\1", raw)
-        section = _SECTION.match(pname)
+        section = _SECTION.match(pname) if "*" in pname else None
         if section:
             base = section.group(1)
             sections.setdefault(base, []).append(

@@ -311,3 +311,44 @@ def test_deep_nesting_is_cut_off() -> None:
     parts.append(b"Content-Type: text/plain\n\ndeep\n")
     email = parse(b"".join(parts))
     assert any("nesting deeper than 30" in d for d in email.defects)
+
+
+def test_unindented_parameter_line_continues_the_header() -> None:
+    data = (
+        b"From: k@example.org\nContent-Type: multipart/alternative;\n"
+        b'boundary="alt"\n\n--alt\nContent-Type: text/plain\n\nvisible\n--alt--\n'
+    )
+    email = parse(data)
+    assert email.content_type == "multipart/alternative"
+    assert email.text == "visible"
+    assert email.defects == ("message: unindented continuation of header 'content-type'",)
+
+
+def test_inline_text_with_a_filename_is_body_text() -> None:
+    data = (
+        b'From: l@example.org\nContent-Type: multipart/mixed; boundary="m"\n\n'
+        b"--m\nContent-Type: text/plain\n\nfirst\n"
+        b"--m\nContent-Type: text/plain\n"
+        b"Content-Disposition: inline; filename=notes.txt\n\nsecond\n"
+        b"--m\nContent-Type: text/plain; name=log.txt\n\nthird\n--m--\n"
+    )
+    email = parse(data)
+    assert email.text == "first\n\nsecond"
+    assert [(a.filename, a.data) for a in email.attachments] == [("log.txt", b"third")]
+
+
+def test_base64_length_and_multipart_encoding_defects() -> None:
+    data = (
+        b'From: m@example.org\nContent-Type: multipart/mixed; boundary="m"\n'
+        b"Content-Transfer-Encoding: base64\n\n"
+        b"--m\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        b"QUJDRA\n--m--\n"
+    )
+    email = parse(data)
+    assert email.defects == (
+        "message: InvalidMultipartContentTransferEncodingDefect",
+        "application/octet-stream: InvalidBase64PaddingDefect",
+    )
+    assert email.attachments[0].data == b"ABCD"
+    odd = data.replace(b"QUJDRA", b"QUJDR")
+    assert parse(odd).defects[1] == "application/octet-stream: InvalidBase64LengthDefect"
