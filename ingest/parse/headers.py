@@ -244,8 +244,9 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
 
     Parameter names are lower-cased; values are unquoted and RFC 2231
     continuations (``name*0*=``) and charsets (``name*=utf-8''...``) decoded,
-    preferring an RFC 2231 value over a plain one. RFC 2047 words inside
-    quoted values are decoded too (Outlook writes filenames that way).
+    preferring an RFC 2231 value over a plain one. RFC 2047 words in file
+    names (Outlook writes them so) are decoded by the caller that knows the
+    parameter is a name.
     """
     main, sep, rest = value.partition(";")
     main = main.strip().strip('"').lower()
@@ -268,9 +269,10 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
                 (int(section.group(2)[:6]), bool(section.group(3)), raw)
             )
         elif pname.endswith("*"):
-            extended.setdefault(pname[:-1], _decode_2231(raw, True, None)[0])
+            extended.setdefault(pname[:-1], _decode_2231(raw))
         else:
-            params.setdefault(pname, decode_words(raw))
+            # RFC 2047 words are left alone here: a boundary may look like one.
+            params.setdefault(pname, raw)
     for base, parts in sections.items():
         parts.sort(key=lambda p: p[0])
         charset: str | None = None
@@ -287,11 +289,12 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
     return main, params
 
 
-def _decode_2231(raw: str, is_ext: bool, charset: str | None) -> tuple[str, str | None]:
+def _decode_2231(raw: str) -> str:
     """Decode one ``charset'lang'%XX`` value (RFC 2231 section 4)."""
-    if is_ext and raw.count("'") >= 2:
+    charset = None
+    if raw.count("'") >= 2:
         charset, _, raw = raw.split("'", 2)
-    return decode_bytes(unquote_to_bytes(raw), charset or "utf-8")[0], charset
+    return decode_bytes(unquote_to_bytes(raw), charset or "utf-8")[0]
 
 
 # ---------------------------------------------------------------------------

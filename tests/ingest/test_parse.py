@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from ingest.errors import ParseError
 from ingest.parse import parse
+from ingest.parse.headers import parse_params
 from ingest.parse.types import Address, ParsedEmail
 
 DATA = Path(__file__).parents[1] / "data" / "emails"
@@ -352,3 +354,59 @@ def test_base64_length_and_multipart_encoding_defects() -> None:
     assert email.attachments[0].data == b"ABCD"
     odd = data.replace(b"QUJDRA", b"QUJDR")
     assert parse(odd).defects[1] == "application/octet-stream: InvalidBase64LengthDefect"
+
+
+def test_mutated_messages_never_fail() -> None:
+    """Byte-level damage (truncation, deletion, duplication, flipped bytes) is always survivable."""
+    rng = random.Random(20260303)
+    samples = [p.read_bytes() for p in sorted(DATA.glob("*.eml"))]
+    for _ in range(600):
+        data = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 6)):
+            if not data:
+                break
+            at = rng.randrange(len(data))
+            action = rng.randrange(4)
+            if action == 0:
+                del data[at : at + rng.randint(1, 200)]
+            elif action == 1:
+                data[at:at] = data[rng.randrange(len(data)) :][: rng.randint(1, 300)]
+            elif action == 2:
+                data[at] = rng.randrange(256)
+            else:
+                data = data[:at]
+        try:
+            email = parse(bytes(data))
+        except ParseError:
+            assert not bytes(data).strip()
+            continue
+        assert not any(d.startswith("parser failure") for d in email.defects), email.defects
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("text/plain", ("text/plain", {})),
+        ('Text/HTML; Charset="UTF-8"', ("text/html", {"charset": "UTF-8"})),
+        (
+            'attachment; filename="a \\"quoted\\" name.pdf"; size=30',
+            ("attachment", {"filename": 'a "quoted" name.pdf', "size": "30"}),
+        ),
+        ("attachment; filename=my file.pdf", ("attachment", {"filename": "my file.pdf"})),
+        (
+            "attachment; filename*=iso-8859-1'en'caf%E9.txt; filename=fallback.txt",
+            ("attachment", {"filename": "café.txt"}),
+        ),
+        (
+            "attachment; filename*1=\" two.pdf\"; filename*0*=utf-8''part%20one",
+            ("attachment", {"filename": "part one two.pdf"}),
+        ),
+        (
+            'multipart/mixed; boundary="=?x?q?y?="',
+            ("multipart/mixed", {"boundary": "=?x?q?y?="}),
+        ),
+        ('attachment; filename="unterminated', ("attachment", {"filename": "unterminated"})),
+    ],
+)
+def test_parse_params(value: str, expected: tuple[str, dict[str, str]]) -> None:
+    assert parse_params(value) == expected
