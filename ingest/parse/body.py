@@ -361,11 +361,16 @@ def _texts(part: Part, defects: list[str]) -> list[tuple[str, str]]:
     if part.subtype == "alternative":
         branches = [_texts_lazy(child) for child in part.children]
         # Prefer the first branch that has plain text; otherwise the first
-        # with any text, which will be HTML converted below.
+        # with any text, which will be HTML converted below. Some mailers
+        # send an empty text/plain beside the real HTML, so a blank choice
+        # falls through to the next kind.
         for wanted in ("plain", "html"):
             for child, kinds in zip(part.children, branches, strict=True):
                 if wanted in kinds:
-                    return _texts(child, defects)
+                    chosen = _texts(child, defects)
+                    if any(text.strip() for _, text in chosen):
+                        return chosen
+                    break
         return []
     pieces: list[tuple[str, str]] = []
     for child in part.children:

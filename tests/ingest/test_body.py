@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.parse import parse
 from ingest.parse.body import decode_bytes, html_to_text, split_quoted
 
 # ---------------------------------------------------------------------------
@@ -132,3 +133,12 @@ def test_malformed_html_never_raises() -> None:
 )
 def test_split_quoted(text: str, expected: str) -> None:
     assert split_quoted(text) == expected
+
+
+def test_empty_plain_alternative_falls_back_to_html() -> None:
+    data = (
+        b'From: n@example.org\nContent-Type: multipart/alternative; boundary="a"\n\n'
+        b"--a\nContent-Type: text/plain\n\n \n"
+        b"--a\nContent-Type: text/html\n\n<p>Real words</p>\n--a--\n"
+    )
+    assert parse(data).text == "Real words"
