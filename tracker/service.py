@@ -167,27 +167,34 @@ class Service:
     def _process(self, work: Sequence[_Work]) -> list[Outcome]:
         if not work:
             return []
-        # Count the attempt in its own commit first: if processing kills the
-        # process, the next start knows and stops feeding the same poison.
         with self.store.transaction() as s:
-            ids = [w.raw_id for w in work]
-            s.execute(update(RawMail).where(RawMail.id.in_(ids), RawMail.state == "pending")
-                      .values(attempts=RawMail.attempts + 1))
             attempts = dict(s.execute(select(RawMail.id, RawMail.attempts)
-                                      .where(RawMail.id.in_(ids))).all())
+                                      .where(RawMail.id.in_([w.raw_id for w in work]))).all())
         limit = self.config.limits.max_processing_attempts
-        poisoned = [w for w in work if attempts.get(w.raw_id, 0) > limit]
-        retried = [w for w in work if 1 < attempts.get(w.raw_id, 0) <= limit]
-        fresh = [w for w in work if attempts.get(w.raw_id, 0) == 1]
+        poisoned = [w for w in work if attempts.get(w.raw_id, 0) >= limit]
+        retried = [w for w in work if 0 < attempts.get(w.raw_id, 0) < limit]
+        fresh = [w for w in work if attempts.get(w.raw_id, 0) == 0]
         outcomes = [self._give_up(w, attempts[w.raw_id]) for w in poisoned]
-        for w in retried:  # alone, so one poison message cannot take a batch with it
+        # A message tried before may be what stopped the daemon: try it alone, so one
+        # poison message cannot take its batch with it.
+        for w in retried:
+            self._count_attempt([w])
             outcomes += self._run_batch([w])
         if fresh:
+            self._count_attempt(fresh)
             outcomes += self._run_batch(fresh)
         return outcomes
 
+    def _count_attempt(self, work: Sequence[_Work]) -> None:
+        """Commit the attempt before trying: if processing kills the process, the next
+        start knows, and stops feeding the same poison after ``max_processing_attempts``."""
+        with self.store.transaction() as s:
+            s.execute(update(RawMail)
+                      .where(RawMail.id.in_([w.raw_id for w in work]), RawMail.state == "pending")
+                      .values(attempts=RawMail.attempts + 1))
+
     def _give_up(self, w: _Work, attempts: int) -> Outcome:
-        reason = f"processing stopped the daemon {attempts - 1} times; not tried again"
+        reason = f"processing stopped the daemon {attempts} times; not tried again"
         with self.store.transaction() as s:
             raw = s.get_one(RawMail, w.raw_id)
             return self._quarantine(s, raw, reason, error=None)

@@ -4,7 +4,8 @@ Crash points are every SQL statement the process sends, every hand-over to
 the SMTP relay and every move of a message on the mailbox, before and after.
 ``TRACKER_KILL_AT=N`` makes the process kill itself with SIGKILL when the
 Nth point is reached; ``TRACKER_KILL_COUNT=FILE`` writes how many points a
-run passed (for a run that is not killed).
+run passed (for a run that is not killed). ``TRACKER_POISON=WORD`` kills the
+process whenever it parses a message containing WORD.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def main() -> int:
     from tracker.cli import main as tracker_main
     from tracker.senders.smtp import SmtpSender
 
+    poison = os.environ.get("TRACKER_POISON", "").encode()
+    if poison:
+        import tracker.service as service
+
+        real_parse = service.parse
+
+        def parse(data: bytes) -> Any:
+            if poison in data:  # this message "crashes the interpreter"
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_parse(data)
+
+        service.parse = parse  # type: ignore[assignment]
     _wrap(SmtpSender, "send")
     _wrap(MaildirSource, "ack")
     code = tracker_main(sys.argv[1:])
