@@ -62,6 +62,11 @@ def rfc822(
     if references:
         lines.append(f"References: {references}")
     lines += [f"{k}: {v}" for k, v in extra_headers]
-    lines += ["MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
-              "Content-Transfer-Encoding: 8bit", "", body]
+    lines += [
+        "MIME-Version: 1.0",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        body,
+    ]
     return "\r\n".join(lines).encode("utf-8")

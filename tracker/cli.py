@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -68,13 +68,21 @@ def _build(args: argparse.Namespace, config: Config) -> tuple[Store, Service, Cl
 # -- run / demo ---------------------------------------------------------------
 
 
-def _make_daemon(config: Config, store: Store, service: Service, clock: Clock,
-                 reporter: Any = None) -> Any:
+def _make_daemon(
+    config: Config, store: Store, service: Service, clock: Clock, reporter: Any = None
+) -> Any:
     from tracker.daemon import Daemon, all_sources
     from tracker.senders.base import make_sender
 
-    return Daemon(config, store, clock, service, all_sources(config, store),
-                  make_sender(config.outgoing), reporter=reporter)
+    return Daemon(
+        config,
+        store,
+        clock,
+        service,
+        all_sources(config, store),
+        make_sender(config.outgoing),
+        reporter=reporter,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -123,17 +131,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store, service, clock = _build(args, config)
     written = seed_demo_mail(maildirs[0].path)
     _out(f"Database:  {store.safe_url}")
-    _out(f"Mailboxes: " + ", ".join(f"{m.name} -> {m.path}" for m in maildirs))
+    _out("Mailboxes: " + ", ".join(f"{m.name} -> {m.path}" for m in maildirs))
     _out(f"Outgoing:  {config.outgoing.transport} -> {config.outgoing.directory}")
     _out(f"Wrote {written} example messages into {maildirs[0].path / 'new'}")
     _out("")
-    daemon = _make_daemon(config, store, service, clock,
-                          reporter=lambda name, o: _out(_describe(name, o)))
+    daemon = _make_daemon(
+        config, store, service, clock, reporter=lambda name, o: _out(_describe(name, o))
+    )
     report = daemon.run_once()
     _out("")
     _out(f"Processed: {report.summary()}")
     _out(f"Acknowledgements written to {config.outgoing.directory}:")
-    for path in sorted(Path(config.outgoing.directory).glob("*.eml"))[-report.sent or None:]:
+    for path in sorted(Path(config.outgoing.directory).glob("*.eml"))[-report.sent or None :]:
         _out(f"  {path}")
     _out("Try: tracker cases list, tracker cases show <REF>, tracker quarantine list")
     if args.once:
@@ -141,8 +150,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out("")
     _out(f"Watching {', '.join(str(m.path) for m in maildirs)} for new mail; Ctrl-C to stop.")
     _out("(Drop an .eml file into a mailbox's new/ folder to see it processed.)")
-    daemon = _make_daemon(config, store, service, clock,
-                          reporter=lambda name, o: _out(_describe(name, o)))
+    daemon = _make_daemon(
+        config, store, service, clock, reporter=lambda name, o: _out(_describe(name, o))
+    )
     _install_signals(daemon)
     daemon.run_forever()
     _out(f"Stopped. This session: {daemon.report.summary()}")
@@ -165,11 +175,15 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
         if not cases:
             _out("No cases.")
             return 0
-        _out(f"{'REFERENCE':<16} {'PARTNERSHIP':<12} {'STATUS':<8} {'STAGE':>5}  "
-             f"{'OPENED (UTC)':<17} RAISED BY")
+        _out(
+            f"{'REFERENCE':<16} {'PARTNERSHIP':<12} {'STATUS':<8} {'STAGE':>5}  "
+            f"{'OPENED (UTC)':<17} RAISED BY"
+        )
         for c in cases:
-            _out(f"{c.reference:<16} {c.partnership:<12} {c.status:<8} {c.stage:>5}  "
-                 f"{c.opened_at:%Y-%m-%d %H:%M} {c.raised_by}")
+            _out(
+                f"{c.reference:<16} {c.partnership:<12} {c.status:<8} {c.stage:>5}  "
+                f"{c.opened_at:%Y-%m-%d %H:%M} {c.raised_by}"
+            )
         _out(f"{len(cases)} case(s)")
     return 0
 
@@ -189,12 +203,13 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
         _out(f"  opened:    {case.opened_at:%Y-%m-%d %H:%M} UTC via mailbox {case.mailbox}")
         _out(f"  raised by: {case.raised_by}")
         _out("  messages:")
-        for m in s.scalars(select(Message).where(Message.case_id == case.id)
-                           .order_by(Message.id)):
+        for m in s.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id)):
             arrow = "<-" if m.direction == "in" else "->"
             via = f" ({m.threaded_via})" if m.threaded_via else ""
-            _out(f"    {m.at:%Y-%m-%d %H:%M} {arrow} <{m.message_id}> {m.from_addr}"
-                 f" [{m.verdict}]{via}")
+            _out(
+                f"    {m.at:%Y-%m-%d %H:%M} {arrow} <{m.message_id}> {m.from_addr}"
+                f" [{m.verdict}]{via}"
+            )
         _out("  timeline:")
         for e in s.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.id)):
             _out(f"    {e.at:%Y-%m-%d %H:%M:%S} {e.kind:<16} {e.detail}")
@@ -211,8 +226,9 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     with store.transaction() as s:
         for case in s.scalars(select(Case).order_by(Case.id)):
-            messages = s.scalars(select(Message).where(Message.case_id == case.id)
-                                 .order_by(Message.id)).all()
+            messages = s.scalars(
+                select(Message).where(Message.case_id == case.id).order_by(Message.id)
+            ).all()
             row: dict[str, Any] = {
                 "reference": case.reference,
                 "partnership": case.partnership,
@@ -225,22 +241,36 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
                 "mailbox": case.mailbox,
                 "message_ids": [m.message_id for m in messages if m.message_id],
                 "messages": [
-                    {"direction": m.direction, "message_id": m.message_id, "from": m.from_addr,
-                     "at": m.at.isoformat(), "verdict": m.verdict, "threaded_via": m.threaded_via}
+                    {
+                        "direction": m.direction,
+                        "message_id": m.message_id,
+                        "from": m.from_addr,
+                        "at": m.at.isoformat(),
+                        "verdict": m.verdict,
+                        "threaded_via": m.threaded_via,
+                    }
                     for m in messages
                 ],
                 "events": [
                     {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
-                    for e in s.scalars(select(Event).where(Event.case_id == case.id)
-                                       .order_by(Event.id))
+                    for e in s.scalars(
+                        select(Event).where(Event.case_id == case.id).order_by(Event.id)
+                    )
                 ],
             }
             if include_personal:
                 # Subjects and bodies may name the child: only on explicit request.
                 raw_ids = [m.raw_id for m in messages if m.raw_id is not None]
-                raws = s.scalars(select(RawMail).options(undefer(RawMail.data))
-                                 .where(RawMail.id.in_(raw_ids))).all() if raw_ids else []
-                subjects = {}
+                raws = (
+                    s.scalars(
+                        select(RawMail)
+                        .options(undefer(RawMail.data))
+                        .where(RawMail.id.in_(raw_ids))
+                    ).all()
+                    if raw_ids
+                    else []
+                )
+                subjects: dict[int, str | None] = {}
                 for r in raws:
                     try:
                         subjects[r.id] = parse(r.data).subject
@@ -253,29 +283,49 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
     return out
 
 
+EXPORT_CSV_FIELDS = [
+    "reference",
+    "partnership",
+    "status",
+    "stage",
+    "flags",
+    "category",
+    "opened_at",
+    "raised_by",
+    "mailbox",
+    "message_ids",
+    "events",
+]
+
+
+def write_export(cases: list[dict[str, Any]], fmt: str, stream: TextIO) -> None:
+    if fmt == "json":
+        json.dump({"cases": cases}, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+        return
+    writer = csv.DictWriter(stream, fieldnames=EXPORT_CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for c in cases:
+        writer.writerow(
+            {
+                **c,
+                "flags": " ".join(c["flags"]),
+                "message_ids": " ".join(f"<{m}>" for m in c["message_ids"]),
+                "events": json.dumps(c["events"], ensure_ascii=False),
+            }
+        )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     config = _load(args)
     store = _open_store(config)
     cases = export_cases(store, args.include_personal)
-    stream = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
-    try:
-        if args.format == "json":
-            json.dump({"cases": cases}, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        else:
-            fields = ["reference", "partnership", "status", "stage", "flags", "category",
-                      "opened_at", "raised_by", "mailbox", "message_ids", "events"]
-            writer = csv.DictWriter(stream, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            for c in cases:
-                writer.writerow({**c, "flags": " ".join(c["flags"]),
-                                 "message_ids": " ".join(f"<{m}>" for m in c["message_ids"]),
-                                 "events": json.dumps(c["events"], ensure_ascii=False)})
-    finally:
-        if args.out:
-            stream.close()
-    if args.out:
-        print(f"exported {len(cases)} case(s) to {args.out}", file=sys.stderr)
+    if not args.out:
+        write_export(cases, args.format, sys.stdout)
+        return 0
+    with open(args.out, "w", encoding="utf-8", newline="") as stream:
+        write_export(cases, args.format, stream)
+    print(f"exported {len(cases)} case(s) to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -286,15 +336,17 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     config = _load(args)
     store = _open_store(config)
     with store.transaction() as s:
-        rows = s.scalars(select(RawMail).where(RawMail.outcome == "quarantined")
-                         .order_by(RawMail.id)).all()
+        rows = s.scalars(
+            select(RawMail).where(RawMail.outcome == "quarantined").order_by(RawMail.id)
+        ).all()
         if not rows:
             _out("Quarantine is empty.")
             return 0
         _out(f"{'ID':>6}  {'MAILBOX':<10} {'RECEIVED (UTC)':<17} {'SIZE':>8}  REASON")
         for r in rows:
-            _out(f"{r.id:>6}  {r.mailbox:<10} {r.received_at:%Y-%m-%d %H:%M} {r.size:>8}  "
-                 f"{r.reason}")
+            _out(
+                f"{r.id:>6}  {r.mailbox:<10} {r.received_at:%Y-%m-%d %H:%M} {r.size:>8}  {r.reason}"
+            )
         _out(f"{len(rows)} message(s) held. 'tracker quarantine replay ID' processes one again.")
     return 0
 
@@ -346,8 +398,11 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
             _out("Outbox is empty.")
             return 0
         for r in rows:
-            _out(f"{r.id:>6}  {r.state:<9} {r.kind:<6} attempts={r.attempts} to={','.join(r.recipients)}"
-                 f" <{r.message_id}>{'  ' + r.last_error if r.last_error else ''}")
+            error = f"  {r.last_error}" if r.last_error else ""
+            _out(
+                f"{r.id:>6}  {r.state:<9} {r.kind:<6} attempts={r.attempts} "
+                f"to={','.join(r.recipients)} <{r.message_id}>{error}"
+            )
     return 0
 
 
@@ -355,8 +410,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     config = _load(args)
     store = Store(config.database.url)
     changed = store.upgrade()
-    _out(f"{store.safe_url}: {'migrated to' if changed else 'already at'} "
-         f"revision {store.current_revision()}")
+    _out(
+        f"{store.safe_url}: {'migrated to' if changed else 'already at'} "
+        f"revision {store.current_revision()}"
+    )
     return 0
 
 
@@ -368,15 +425,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tracker",
         description="Track safeguarding escalations that arrive by email.",
         epilog="Without --config (or $TRACKER_CONFIG) the embedded demo defaults are used: "
-               "SQLite, Maildir and outgoing files under ./var/.",
+        "SQLite, Maildir and outgoing files under ./var/.",
     )
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
     p.add_argument("--verbose", "-v", action="count", default=0, help="more log output")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon (or process what is there with --once)")
-    run.add_argument("--once", action="store_true",
-                     help="process every mailbox until empty, deliver the outbox, exit")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="process every mailbox until empty, deliver the outbox, exit",
+    )
     run.add_argument("--now", metavar="ISO-TIME", help="act as if it were this time (replays)")
     run.set_defaults(func=cmd_run)
 
@@ -386,13 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="export every case with its messages and timeline")
     exp.add_argument("--format", choices=["json", "csv"], default="json")
-    exp.add_argument("--include-personal", action="store_true",
-                     help="also export message subjects, which may identify a child")
+    exp.add_argument(
+        "--include-personal",
+        action="store_true",
+        help="also export message subjects, which may identify a child",
+    )
     exp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     exp.set_defaults(func=cmd_export)
 
     cases = sub.add_parser("cases", help="list cases or show one").add_subparsers(
-        dest="cases_command", required=True, metavar="ACTION")
+        dest="cases_command", required=True, metavar="ACTION"
+    )
     cl = cases.add_parser("list", help="one line per case")
     cl.add_argument("--status", choices=["open", "resolved", "closed"])
     cl.add_argument("--partnership")
@@ -402,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     cs.set_defaults(func=cmd_cases_show)
 
     q = sub.add_parser("quarantine", help="messages held for review").add_subparsers(
-        dest="quarantine_command", required=True, metavar="ACTION")
+        dest="quarantine_command", required=True, metavar="ACTION"
+    )
     q.add_parser("list", help="what is held and why").set_defaults(func=cmd_quarantine_list)
     qr = q.add_parser("replay", help="process held messages again (after a fix)")
     qr.add_argument("ids", nargs="*", type=int, metavar="ID")
@@ -410,23 +475,29 @@ def build_parser() -> argparse.ArgumentParser:
     qr.set_defaults(func=cmd_quarantine_replay)
 
     ob = sub.add_parser("outbox", help="outgoing mail and its delivery state").add_subparsers(
-        dest="outbox_command", required=True, metavar="ACTION")
+        dest="outbox_command", required=True, metavar="ACTION"
+    )
     ol = ob.add_parser("list", help="one line per outgoing mail")
     ol.add_argument("--state", choices=["pending", "sending", "sent", "failed", "uncertain"])
     ol.set_defaults(func=cmd_outbox_list)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(
-        dest="db_command", required=True, metavar="ACTION")
+        dest="db_command", required=True, metavar="ACTION"
+    )
     db.add_parser("upgrade", help="apply database migrations").set_defaults(func=cmd_db_upgrade)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.WARNING if args.command == "demo" and not args.verbose else (
-        logging.DEBUG if args.verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = (
+        logging.WARNING
+        if args.command == "demo" and not args.verbose
+        else (logging.DEBUG if args.verbose > 1 else logging.INFO)
+    )
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except EscalationTrackerError as exc:

@@ -1,4 +1,8 @@
-"""Time, injected: code that needs "now" receives a :class:`Clock` (Mailman's DateFactory, passed in)."""
+"""Time, injected: code that needs "now" receives a :class:`Clock`.
+
+This is Mailman's DateFactory, passed in explicitly rather than switched on
+by a test-mode global.
+"""
 
 from __future__ import annotations
 

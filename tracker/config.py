@@ -137,7 +137,8 @@ class PartnershipConfig(_Strict):
 
 
 class SecurityConfig(_Strict):
-    #: ``authserv-id`` values of our own receiving gateway; other Authentication-Results are ignored.
+    #: ``authserv-id`` values of our own receiving gateway; other
+    #: Authentication-Results headers are ignored (they may be forged).
     trusted_authserv_ids: list[str] = Field(default_factory=list)
     #: Domains whose mail may carry a child's identifiers (secure routes).
     secure_domains: list[str] = Field(default_factory=list)
@@ -185,8 +186,11 @@ class Config(_Strict):
             (f"mailbox {m.name}", m.tls) for m in self.mailbox if m.kind == "imap"
         ]:
             if tls == "none":
-                log.warning("%s: tls = 'none' sends credentials and mail in clear text; "
-                            "use it only with a local test server", section)
+                log.warning(
+                    "%s: tls = 'none' sends credentials and mail in clear text; "
+                    "use it only with a local test server",
+                    section,
+                )
         return self
 
     def partnership_for_prefix(self, prefix: str) -> str | None:
@@ -247,18 +251,27 @@ def _rebase(config: Config, base: Path) -> Config:
         update={
             "database": DatabaseConfig(url=url),
             "mailbox": [
-                m.model_copy(update={"path": fix(m.path), "ca_file": fix(m.ca_file),
-                                     "password_file": fix(m.password_file)})
+                m.model_copy(
+                    update={
+                        "path": fix(m.path),
+                        "ca_file": fix(m.ca_file),
+                        "password_file": fix(m.password_file),
+                    }
+                )
                 for m in config.mailbox
             ],
             "outgoing": config.outgoing.model_copy(
-                update={"directory": fix(config.outgoing.directory),
-                        "ca_file": fix(config.outgoing.ca_file),
-                        "password_file": fix(config.outgoing.password_file)}
+                update={
+                    "directory": fix(config.outgoing.directory),
+                    "ca_file": fix(config.outgoing.ca_file),
+                    "password_file": fix(config.outgoing.password_file),
+                }
             ),
             "paths": config.paths.model_copy(
-                update={"var_dir": fix(config.paths.var_dir),
-                        "templates_dir": fix(config.paths.templates_dir)}
+                update={
+                    "var_dir": fix(config.paths.var_dir),
+                    "templates_dir": fix(config.paths.templates_dir),
+                }
             ),
         }
     )
@@ -271,21 +284,37 @@ def default_config(base: Path) -> Config:
         {
             "database": {"url": f"sqlite:///{var / 'tracker.db'}"},
             "mailbox": [
-                {"name": "sscp", "kind": "maildir", "address": "sscp@solihull.gov.uk",
-                 "partnership": "solihull", "path": str(var / "mail" / "sscp")},
-                {"name": "cpru", "kind": "maildir", "address": "cpru@solihull.gov.uk",
-                 "partnership": "solihull", "path": str(var / "mail" / "cpru")},
+                {
+                    "name": "sscp",
+                    "kind": "maildir",
+                    "address": "sscp@solihull.gov.uk",
+                    "partnership": "solihull",
+                    "path": str(var / "mail" / "sscp"),
+                },
+                {
+                    "name": "cpru",
+                    "kind": "maildir",
+                    "address": "cpru@solihull.gov.uk",
+                    "partnership": "solihull",
+                    "path": str(var / "mail" / "cpru"),
+                },
             ],
-            "outgoing": {"transport": "file", "directory": str(var / "outbox"),
-                         "from_address": "sscp@solihull.gov.uk"},
-            "partnerships": {
-                "solihull": {"prefix": "SSCP",
-                             "display_name": "Solihull Safeguarding Children Partnership",
-                             "domains": ["solihull.gov.uk"]},
+            "outgoing": {
+                "transport": "file",
+                "directory": str(var / "outbox"),
+                "from_address": "sscp@solihull.gov.uk",
             },
-            "security": {"secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
-                         "protected_domains": ["solihull.gov.uk", "nhs.net",
-                                               "westmidlands.police.uk"]},
+            "partnerships": {
+                "solihull": {
+                    "prefix": "SSCP",
+                    "display_name": "Solihull Safeguarding Children Partnership",
+                    "domains": ["solihull.gov.uk"],
+                },
+            },
+            "security": {
+                "secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
+                "protected_domains": ["solihull.gov.uk", "nhs.net", "westmidlands.police.uk"],
+            },
             "paths": {"var_dir": str(var)},
         },
         "<embedded defaults>",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ingest.errors import AuthenticationFailed, SourceError
+from ingest.raw import RawMessage
 from ingest.sources.backoff import Backoff
 from ingest.sources.base import Source
 from tracker import outbox
@@ -47,12 +48,21 @@ def make_source(mailbox: MailboxConfig, store: Store) -> Source:
         return mailbox.password() or ""
 
     return ImapSource(
-        mailbox.name, host=mailbox.host, port=mailbox.effective_port, tls=mailbox.tls,
-        username=mailbox.username, password=password, state=DbSourceState(store),
-        folder=mailbox.folder, processed_folder=mailbox.processed_folder,
-        quarantine_folder=mailbox.quarantine_folder, ca_file=mailbox.ca_file,
-        use_idle=mailbox.idle, idle_timeout=mailbox.idle_timeout,
-        poll_interval=mailbox.poll_interval, timeout=mailbox.timeout,
+        mailbox.name,
+        host=mailbox.host,
+        port=mailbox.effective_port,
+        tls=mailbox.tls,
+        username=mailbox.username,
+        password=password,
+        state=DbSourceState(store),
+        folder=mailbox.folder,
+        processed_folder=mailbox.processed_folder,
+        quarantine_folder=mailbox.quarantine_folder,
+        ca_file=mailbox.ca_file,
+        use_idle=mailbox.idle,
+        idle_timeout=mailbox.idle_timeout,
+        poll_interval=mailbox.poll_interval,
+        timeout=mailbox.timeout,
     )
 
 
@@ -83,9 +93,17 @@ class RunReport:
 
 
 class Daemon:
-    def __init__(self, config: Config, store: Store, clock: Clock, service: Service,
-                 sources: dict[str, Source], sender: Sender, *,
-                 reporter: Reporter | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        service: Service,
+        sources: dict[str, Source],
+        sender: Sender,
+        *,
+        reporter: Reporter | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -108,7 +126,9 @@ class Daemon:
             return 0
         stored = self.service.commit_raw(batch)
         outcomes = {o.raw_id: o for o in self.service.process_stored(stored)}
-        processed, quarantined, acked_ids = [], [], []
+        processed: list[RawMessage] = []
+        quarantined: list[RawMessage] = []
+        acked_ids: list[int] = []
         for st in stored:
             result = outcomes.get(st.raw_id)
             final = result.outcome if result else st.outcome
@@ -132,8 +152,9 @@ class Daemon:
 
     def deliver(self) -> outbox.DeliveryReport:
         with self._outbox_lock:
-            rep = outbox.deliver_pending(self.store, self.sender, self.clock,
-                                         max_attempts=self.config.outgoing.max_attempts)
+            rep = outbox.deliver_pending(
+                self.store, self.sender, self.clock, max_attempts=self.config.outgoing.max_attempts
+            )
         with self._report_lock:
             self.report.sent += rep.sent
             self.report.retried += rep.retried
@@ -225,12 +246,23 @@ class Daemon:
         threads = [threading.Thread(target=self._outbox_loop, name="outbox", daemon=True)]
         for m in self.config.mailbox:
             if m.name in self.sources:
-                threads.append(threading.Thread(
-                    target=self._mailbox_loop, args=(m.name, self.sources[m.name], m),
-                    name=f"mailbox-{m.name}", daemon=True))
+                threads.append(
+                    threading.Thread(
+                        target=self._mailbox_loop,
+                        args=(m.name, self.sources[m.name], m),
+                        name=f"mailbox-{m.name}",
+                        daemon=True,
+                    )
+                )
         scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(self.run_due, "interval", seconds=tick_seconds, id="tick",
-                          max_instances=1, coalesce=True)
+        scheduler.add_job(
+            self.run_due,
+            "interval",
+            seconds=tick_seconds,
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+        )
         scheduler.start()
         self._outbox_wakeup.set()
         for t in threads:
@@ -246,8 +278,10 @@ class Daemon:
             self.sender.close()
 
 
-def all_sources(config: Config, store: Store, names: Iterable[str] | None = None
-                ) -> dict[str, Source]:
+def all_sources(
+    config: Config, store: Store, names: Iterable[str] | None = None
+) -> dict[str, Source]:
     wanted = set(names) if names is not None else None
-    return {m.name: make_source(m, store) for m in config.mailbox
-            if wanted is None or m.name in wanted}
+    return {
+        m.name: make_source(m, store) for m in config.mailbox if wanted is None or m.name in wanted
+    }

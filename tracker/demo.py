@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 _DEMO_MESSAGES: list[tuple[str, bytes]] = [
-    ("school-escalation", b"""\
+    (
+        "school-escalation",
+        b"""\
 From: Priya Shah <p.shah@oakfield-primary.example.sch.uk>
 To: SSCP <sscp@solihull.gov.uk>
 Subject: Escalation - Jamie Example (DOB 03/04/2016) - case closed too early
@@ -35,8 +37,11 @@ Requested action: reconsider the closure and hold a strategy discussion.
 
 Priya Shah
 Designated Safeguarding Lead, Oakfield Primary School
-"""),
-    ("health-visitor-outlook", b"""\
+""",
+    ),
+    (
+        "health-visitor-outlook",
+        b"""\
 From: "Morgan, Alex" <alex.morgan@nhs.net>
 To: "sscp@solihull.gov.uk" <sscp@solihull.gov.uk>
 Subject: Professional disagreement - request for child protection plan
@@ -53,8 +58,11 @@ Content-Transfer-Encoding: quoted-printable
  with the threshold decision and ask that it is reviewed.<o:p></o:p></p>
 <p class=3D"MsoNormal">Kind regards,<br>Alex Morgan<br>Health Visitor, 0=96=
 19 Team</p></div></body></html>
-"""),
-    ("school-follow-up", b"""\
+""",
+    ),
+    (
+        "school-follow-up",
+        b"""\
 From: Priya Shah <p.shah@oakfield-primary.example.sch.uk>
 To: SSCP <sscp@solihull.gov.uk>
 Subject: RE: Escalation - Jamie Example (DOB 03/04/2016) - case closed too early
@@ -70,8 +78,11 @@ An update: the team manager has agreed to a strategy discussion tomorrow.
 Priya
 
 > I am the Designated Safeguarding Lead at Oakfield Primary.
-"""),
-    ("out-of-office", b"""\
+""",
+    ),
+    (
+        "out-of-office",
+        b"""\
 From: Sam Patel <sam.patel@solihull.gov.uk>
 To: SSCP <sscp@solihull.gov.uk>
 Subject: Automatic reply: Team meeting notes
@@ -83,8 +94,11 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset="utf-8"
 
 I am out of the office until Monday with no access to email.
-"""),
-    ("newsletter", b"""\
+""",
+    ),
+    (
+        "newsletter",
+        b"""\
 From: Safeguarding News <news@safeguarding-bulletin.example.org>
 To: sscp@solihull.gov.uk
 Subject: November safeguarding bulletin
@@ -97,8 +111,11 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset="utf-8"
 
 This month: new guidance on neglect.
-"""),
-    ("look-alike-sender", """\
+""",
+    ),
+    (
+        "look-alike-sender",
+        b"""\
 From: SSCP Business Manager <manager@so1ihull.gov.uk>
 To: sscp@solihull.gov.uk
 Subject: Urgent: please send the case list
@@ -108,7 +125,8 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset="utf-8"
 
 Please reply with all open cases.
-""".encode()),
+""",
+    ),
 ]
 
 

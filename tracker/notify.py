@@ -134,4 +134,3 @@ def new_message_id(kind: str, reference: str, from_addr: str) -> str:
     """A fresh Message-ID (without brackets) fixed when the mail is queued."""
     domain = from_addr.rpartition("@")[2] or "localhost"
     return f"{secrets.token_hex(10)}.{kind}.{reference}@{domain}"
-

@@ -71,13 +71,16 @@ def intent_exists(session: Session, intent: str) -> bool:
 
 def automatic_mail_count(session: Session, address: str, since: datetime) -> int:
     """How many automatic mails went (or are going) to ``address`` since ``since``."""
-    return session.scalar(
-        select(func.count(OutboxItem.id)).where(
-            OutboxItem.rate_key == address.lower(),
-            OutboxItem.automatic.is_(True),
-            OutboxItem.created_at >= since,
+    return (
+        session.scalar(
+            select(func.count(OutboxItem.id)).where(
+                OutboxItem.rate_key == address.lower(),
+                OutboxItem.automatic.is_(True),
+                OutboxItem.created_at >= since,
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -103,11 +106,20 @@ def mark_abandoned_sends(store: Store, now: datetime, lease: timedelta = SENDING
         ).all()
         for row in rows:
             row.state = "uncertain"
-            s.add(Event(case_id=row.case_id, at=now, kind="delivery-uncertain",
-                        detail=f"{row.kind} <{row.message_id}>: the daemon stopped while handing it "
-                               "to the relay; not resent automatically (see 'tracker outbox')"))
-            log.warning("outbox %s (%s) may or may not have been sent; left for an operator",
-                        row.id, row.message_id)
+            s.add(
+                Event(
+                    case_id=row.case_id,
+                    at=now,
+                    kind="delivery-uncertain",
+                    detail=f"{row.kind} <{row.message_id}>: the daemon stopped while handing it "
+                    "to the relay; not resent automatically (see 'tracker outbox')",
+                )
+            )
+            log.warning(
+                "outbox %s (%s) may or may not have been sent; left for an operator",
+                row.id,
+                row.message_id,
+            )
         return len(rows)
 
 
@@ -142,7 +154,9 @@ def deliver_pending(
         try:
             sender.send(item.envelope_from, item.recipients, item.data, item.message_id)
         except TemporaryDeliveryError as exc:
-            _finish(store, item, clock.now(), error=str(exc), permanent=item.attempts >= max_attempts)
+            _finish(
+                store, item, clock.now(), error=str(exc), permanent=item.attempts >= max_attempts
+            )
             if item.attempts >= max_attempts:
                 report.failed += 1
             else:
@@ -157,23 +171,36 @@ def deliver_pending(
     return report
 
 
-def _finish(store: Store, item: OutboxItem, now: datetime, *, error: str | None,
-            permanent: bool) -> None:
+def _finish(
+    store: Store, item: OutboxItem, now: datetime, *, error: str | None, permanent: bool
+) -> None:
     with store.transaction() as s:
         if error is None:
             values = {"state": "sent", "sent_at": now, "last_error": None}
-            kind, detail = f"{item.kind}-sent", f"{item.kind} <{item.message_id}> handed to the relay"
+            kind, detail = (
+                f"{item.kind}-sent",
+                f"{item.kind} <{item.message_id}> handed to the relay",
+            )
             decisions.info("sent %s <%s>", item.kind, item.message_id)
         elif permanent:
             values = {"state": "failed", "last_error": error}
             kind = "delivery-failed"
-            detail = f"{item.kind} <{item.message_id}> not delivered after {item.attempts} attempt(s): {error}"
+            detail = (
+                f"{item.kind} <{item.message_id}> not delivered after "
+                f"{item.attempts} attempt(s): {error}"
+            )
             log.error("outbox %s failed permanently: %s", item.id, error)
         else:
-            values = {"state": "pending", "last_error": error,
-                      "next_attempt_at": now + retry_delay(item.attempts)}
+            values = {
+                "state": "pending",
+                "last_error": error,
+                "next_attempt_at": now + retry_delay(item.attempts),
+            }
             kind = "delivery-retry"
-            detail = f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, will retry: {error}"
+            detail = (
+                f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, "
+                f"will retry: {error}"
+            )
             log.warning("outbox %s attempt %d failed: %s", item.id, item.attempts, error)
         s.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
         s.add(Event(case_id=item.case_id, at=now, kind=kind, detail=detail))

@@ -121,46 +121,68 @@ class Service:
             for mailbox, raws in by_mailbox.items():
                 hashes = list({r.sha256 for r in raws})
                 for i in range(0, len(hashes), 500):
-                    for row in s.scalars(select(RawMail).where(
-                        RawMail.mailbox == mailbox, RawMail.sha256.in_(hashes[i:i + 500])
-                    )):
+                    for row in s.scalars(
+                        select(RawMail).where(
+                            RawMail.mailbox == mailbox, RawMail.sha256.in_(hashes[i : i + 500])
+                        )
+                    ):
                         known[(row.mailbox, row.sha256)] = row
             for raw in batch:
                 key = (raw.mailbox, raw.sha256)
-                row = known.get(key)
-                if row is None:
-                    row = RawMail(mailbox=raw.mailbox, external_id=raw.external_id,
-                                  sha256=raw.sha256, size=raw.size, received_at=raw.received_at,
-                                  stored_at=now, data=raw.data, state="pending", attempts=0,
-                                  replays=0)
-                    s.add(row)
-                    known[key] = row
-                result.append(Stored(raw, 0, row.state == "done", row.outcome))
+                found = known.get(key)
+                if found is None:
+                    found = RawMail(
+                        mailbox=raw.mailbox,
+                        external_id=raw.external_id,
+                        sha256=raw.sha256,
+                        size=raw.size,
+                        received_at=raw.received_at,
+                        stored_at=now,
+                        data=raw.data,
+                        state="pending",
+                        attempts=0,
+                        replays=0,
+                    )
+                    s.add(found)
+                    known[key] = found
+                result.append(Stored(raw, 0, found.state == "done", found.outcome))
             s.flush()
-            result = [Stored(st.raw, known[(st.raw.mailbox, st.raw.sha256)].id, st.done,
-                             st.outcome) for st in result]
+            result = [
+                Stored(st.raw, known[(st.raw.mailbox, st.raw.sha256)].id, st.done, st.outcome)
+                for st in result
+            ]
         return result
 
     def mark_acked(self, raw_ids: Sequence[int]) -> None:
         if raw_ids:
             with self.store.transaction() as s:
-                s.execute(update(RawMail).where(RawMail.id.in_(list(raw_ids)))
-                          .values(acked_at=self.clock.now()))
+                s.execute(
+                    update(RawMail)
+                    .where(RawMail.id.in_(list(raw_ids)))
+                    .values(acked_at=self.clock.now())
+                )
 
     # -- stage 2: decide ---------------------------------------------------
 
     def process_stored(self, stored: Sequence[Stored]) -> list[Outcome]:
         """Process the not-yet-done messages of a batch just committed."""
-        work = [_Work(st.raw_id, st.raw.mailbox, st.raw.received_at, st.raw.data)
-                for st in stored if not st.done]
+        work = [
+            _Work(st.raw_id, st.raw.mailbox, st.raw.received_at, st.raw.data)
+            for st in stored
+            if not st.done
+        ]
         return self._process(work)
 
     def process_pending(self, limit: int = 500) -> list[Outcome]:
         """Process rows left ``pending`` by a daemon that stopped (or a replay)."""
         with self.store.transaction() as s:
-            rows = s.scalars(select(RawMail).options(undefer(RawMail.data))
-                             .where(RawMail.state == "pending").order_by(RawMail.id)
-                             .limit(limit)).all()
+            rows = s.scalars(
+                select(RawMail)
+                .options(undefer(RawMail.data))
+                .where(RawMail.state == "pending")
+                .order_by(RawMail.id)
+                .limit(limit)
+            ).all()
             work = [_Work(r.id, r.mailbox, r.received_at, r.data) for r in rows]
         return self._process(work)
 
@@ -168,8 +190,13 @@ class Service:
         if not work:
             return []
         with self.store.transaction() as s:
-            attempts = dict(s.execute(select(RawMail.id, RawMail.attempts)
-                                      .where(RawMail.id.in_([w.raw_id for w in work]))).all())
+            attempts = dict(
+                s.execute(
+                    select(RawMail.id, RawMail.attempts).where(
+                        RawMail.id.in_([w.raw_id for w in work])
+                    )
+                ).all()
+            )
         limit = self.config.limits.max_processing_attempts
         poisoned = [w for w in work if attempts.get(w.raw_id, 0) >= limit]
         retried = [w for w in work if 0 < attempts.get(w.raw_id, 0) < limit]
@@ -189,9 +216,11 @@ class Service:
         """Commit the attempt before trying: if processing kills the process, the next
         start knows, and stops feeding the same poison after ``max_processing_attempts``."""
         with self.store.transaction() as s:
-            s.execute(update(RawMail)
-                      .where(RawMail.id.in_([w.raw_id for w in work]), RawMail.state == "pending")
-                      .values(attempts=RawMail.attempts + 1))
+            s.execute(
+                update(RawMail)
+                .where(RawMail.id.in_([w.raw_id for w in work]), RawMail.state == "pending")
+                .values(attempts=RawMail.attempts + 1)
+            )
 
     def _give_up(self, w: _Work, attempts: int) -> Outcome:
         reason = f"processing stopped the daemon {attempts} times; not tried again"
@@ -241,11 +270,17 @@ class Service:
                     summary = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
                     log.exception("processing raw message %s failed; quarantined", raw.id)
                     outcome = self._quarantine(
-                        s, raw, f"processing failed: {type(exc).__name__}: {exc}", summary)
+                        s, raw, f"processing failed: {type(exc).__name__}: {exc}", summary
+                    )
                 outcomes.append(outcome)
         for o in outcomes:
-            decisions.info("raw %s: %s (%s)%s", o.raw_id, o.outcome, o.reason,
-                           f" case {o.reference}" if o.reference else "")
+            decisions.info(
+                "raw %s: %s (%s)%s",
+                o.raw_id,
+                o.outcome,
+                o.reason,
+                f" case {o.reference}" if o.reference else "",
+            )
         return outcomes
 
     def _finish(self, raw: RawMail, outcome: str, reason: str) -> None:
@@ -257,8 +292,15 @@ class Service:
     def _quarantine(self, s: Session, raw: RawMail, reason: str, error: str | None) -> Outcome:
         self._finish(raw, "quarantined", reason)
         raw.error = error
-        s.add(Event(case_id=None, raw_id=raw.id, at=self.clock.now(), kind="quarantined",
-                    detail=f"message {raw.id} from mailbox {raw.mailbox} quarantined: {reason}"))
+        s.add(
+            Event(
+                case_id=None,
+                raw_id=raw.id,
+                at=self.clock.now(),
+                kind="quarantined",
+                detail=f"message {raw.id} from mailbox {raw.mailbox} quarantined: {reason}",
+            )
+        )
         return Outcome(raw.id, "quarantined", reason)
 
     def _apply_one(self, s: Session, raw: RawMail, email: ParsedEmail) -> Outcome:
@@ -271,9 +313,13 @@ class Service:
         if mid:
             earlier = s.scalars(select(Message).where(Message.message_id == mid)).first()
         else:
-            earlier = s.scalars(select(Message).where(
-                Message.content_hash == email.content_hash, Message.message_id.is_(None),
-                Message.direction == "in")).first()
+            earlier = s.scalars(
+                select(Message).where(
+                    Message.content_hash == email.content_hash,
+                    Message.message_id.is_(None),
+                    Message.direction == "in",
+                )
+            ).first()
         if earlier is not None:
             if earlier.direction == "out":
                 reason = f"own mail: our outgoing {mid_text} came back to mailbox {raw.mailbox}"
@@ -281,8 +327,15 @@ class Service:
                 how = "Message-ID" if mid else "content"
                 reason = f"duplicate: same {how} as message already received {mid_text}"
             if earlier.case_id is not None:
-                s.add(Event(case_id=earlier.case_id, raw_id=raw.id, at=now, kind="ignored",
-                            detail=f"ignored: {reason}"))
+                s.add(
+                    Event(
+                        case_id=earlier.case_id,
+                        raw_id=raw.id,
+                        at=now,
+                        kind="ignored",
+                        detail=f"ignored: {reason}",
+                    )
+                )
             self._finish(raw, "ignored", reason)
             return Outcome(raw.id, "ignored", reason)
 
@@ -295,8 +348,15 @@ class Service:
             reason = f"ignored: {verdict.reason}"
             self._add_message(s, raw, email, thread.case_id, verdict, thread)
             if thread.case_id is not None:
-                s.add(Event(case_id=thread.case_id, raw_id=raw.id, at=now, kind="ignored",
-                            detail=f"{reason}; {thread.detail}"))
+                s.add(
+                    Event(
+                        case_id=thread.case_id,
+                        raw_id=raw.id,
+                        at=now,
+                        kind="ignored",
+                        detail=f"{reason}; {thread.detail}",
+                    )
+                )
             self._finish(raw, "ignored", verdict.reason)
             return Outcome(raw.id, "ignored", verdict.reason)
 
@@ -304,34 +364,65 @@ class Service:
         if thread.case_id is not None:
             case = s.get_one(Case, thread.case_id)
             self._add_message(s, raw, email, case.id, verdict, thread)
-            s.add(Event(case_id=case.id, raw_id=raw.id, at=now, kind="message-in",
-                        detail=f"message {mid_text} from {email.from_.addr} to mailbox "
-                               f"{raw.mailbox}; {thread.detail}"))
+            s.add(
+                Event(
+                    case_id=case.id,
+                    raw_id=raw.id,
+                    at=now,
+                    kind="message-in",
+                    detail=f"message {mid_text} from {email.from_.addr} to mailbox "
+                    f"{raw.mailbox}; {thread.detail}",
+                )
+            )
             self._finish(raw, "thread", thread.detail)
             return Outcome(raw.id, "thread", thread.detail, case.reference)
 
         return self._open_case(s, raw, email, verdict, thread)
 
-    def _add_message(self, s: Session, raw: RawMail, email: ParsedEmail, case_id: int | None,
-                     verdict: Classification, thread: ThreadMatch) -> None:
-        s.add(Message(case_id=case_id, raw_id=raw.id, direction="in", message_id=email.message_id,
-                      content_hash=email.content_hash,
-                      from_addr=email.from_.addr if email.from_ else None,
-                      at=raw.received_at, verdict=verdict.verdict.value, threaded_via=thread.via))
+    def _add_message(
+        self,
+        s: Session,
+        raw: RawMail,
+        email: ParsedEmail,
+        case_id: int | None,
+        verdict: Classification,
+        thread: ThreadMatch,
+    ) -> None:
+        s.add(
+            Message(
+                case_id=case_id,
+                raw_id=raw.id,
+                direction="in",
+                message_id=email.message_id,
+                content_hash=email.content_hash,
+                from_addr=email.from_.addr if email.from_ else None,
+                at=raw.received_at,
+                verdict=verdict.verdict.value,
+                threaded_via=thread.via,
+            )
+        )
         s.flush()
 
     def _next_reference(self, s: Session, prefix: str, year: int) -> str:
-        seq = s.scalars(select(RefSequence).where(RefSequence.prefix == prefix,
-                                                  RefSequence.year == year)
-                        .with_for_update()).first()
+        seq = s.scalars(
+            select(RefSequence)
+            .where(RefSequence.prefix == prefix, RefSequence.year == year)
+            .with_for_update()
+        ).first()
         if seq is None:
             seq = RefSequence(prefix=prefix, year=year, last=0)
             s.add(seq)
         seq.last += 1
         return format_reference(prefix, year, seq.last)
 
-    def _open_case(self, s: Session, raw: RawMail, email: ParsedEmail,
-                   verdict: Classification, thread: ThreadMatch) -> Outcome:
+    def _open_case(
+        self,
+        s: Session,
+        raw: RawMail,
+        email: ParsedEmail,
+        verdict: Classification,
+        thread: ThreadMatch,
+    ) -> Outcome:
         assert email.from_ is not None
         now = self.clock.now()
         mailbox = self.mailboxes.get(raw.mailbox)
@@ -340,32 +431,50 @@ class Service:
         partnership = self.config.partnerships[mailbox.partnership]
         year = raw.received_at.astimezone(LONDON).year
         reference = self._next_reference(s, partnership.prefix, year)
-        case = Case(reference=reference, partnership=mailbox.partnership, status="open", stage=1,
-                    flags=[], opened_at=raw.received_at, raised_by=email.from_.addr,
-                    mailbox=raw.mailbox)
+        case = Case(
+            reference=reference,
+            partnership=mailbox.partnership,
+            status="open",
+            stage=1,
+            flags=[],
+            opened_at=raw.received_at,
+            raised_by=email.from_.addr,
+            mailbox=raw.mailbox,
+        )
         s.add(case)
         s.flush()
         self._add_message(s, raw, email, case.id, verdict, thread)
         mid_text = f"<{email.message_id}>" if email.message_id else "(no Message-ID)"
         signals = f"; signals: {', '.join(verdict.signals)}" if verdict.signals else ""
-        s.add(Event(case_id=case.id, raw_id=raw.id, at=now, kind="opened",
-                    detail=f"case opened from message {mid_text} from {email.from_.addr} to "
-                           f"mailbox {raw.mailbox}, received {raw.received_at.isoformat()}; "
-                           f"{thread.detail}{signals}"))
+        s.add(
+            Event(
+                case_id=case.id,
+                raw_id=raw.id,
+                at=now,
+                kind="opened",
+                detail=f"case opened from message {mid_text} from {email.from_.addr} to "
+                f"mailbox {raw.mailbox}, received {raw.received_at.isoformat()}; "
+                f"{thread.detail}{signals}",
+            )
+        )
         acked = self._queue_ack(s, case, email, mailbox)
         self._finish(raw, "case", f"opened {reference}")
         return Outcome(raw.id, "case", f"opened {reference}", reference, acked)
 
-    def _queue_ack(self, s: Session, case: Case, email: ParsedEmail,
-                   mailbox: MailboxConfig) -> bool:
+    def _queue_ack(
+        self, s: Session, case: Case, email: ParsedEmail, mailbox: MailboxConfig
+    ) -> bool:
         assert email.from_ is not None
         now = self.clock.now()
         to = email.from_.addr
         intent = f"ack:{case.id}"
 
         def skip(why: str) -> bool:
-            s.add(Event(case_id=case.id, at=now, kind="ack-skipped",
-                        detail=f"no acknowledgement: {why}"))
+            s.add(
+                Event(
+                    case_id=case.id, at=now, kind="ack-skipped", detail=f"no acknowledgement: {why}"
+                )
+            )
             return False
 
         if to in self.config.own_addresses:
@@ -375,8 +484,9 @@ class Service:
         limit = self.config.limits.auto_mail_per_sender_per_hour
         sent = outbox.automatic_mail_count(s, to, now - timedelta(hours=1))
         if sent >= limit:
-            return skip(f"rate limit: {sent} automatic mails to {to} in the last hour "
-                        f"(limit {limit})")
+            return skip(
+                f"rate limit: {sent} automatic mails to {to} in the last hour (limit {limit})"
+            )
         partnership = self.config.partnerships[case.partnership]
         context = {
             "reference": case.reference,
@@ -388,17 +498,47 @@ class Service:
         from_addr = self.config.outgoing.from_address
         message_id = new_message_id("ack", case.reference, from_addr)
         data = build_message(
-            from_addr=from_addr, to=to, reply_to=mailbox.address,
-            subject=neutral_subject(case.reference, rendered.subject), text=rendered.text,
-            message_id=message_id, date=now, in_reply_to=email.message_id,
+            from_addr=from_addr,
+            to=to,
+            reply_to=mailbox.address,
+            subject=neutral_subject(case.reference, rendered.subject),
+            text=rendered.text,
+            message_id=message_id,
+            date=now,
+            in_reply_to=email.message_id,
             references=(*email.references, email.message_id) if email.message_id else (),
             tracker_header=f"{case.reference}; kind=ack",
         )
-        outbox.enqueue(s, intent=intent, case_id=case.id, kind="ack", message_id=message_id,
-                       envelope_from=from_addr, recipients=[to], data=data, now=now)
-        s.add(Message(case_id=case.id, raw_id=None, direction="out", message_id=message_id,
-                      content_hash=None, from_addr=from_addr, at=now, verdict="own",
-                      threaded_via=None))
-        s.add(Event(case_id=case.id, at=now, kind="ack-queued",
-                    detail=f"acknowledgement <{message_id}> queued to {to}"))
+        outbox.enqueue(
+            s,
+            intent=intent,
+            case_id=case.id,
+            kind="ack",
+            message_id=message_id,
+            envelope_from=from_addr,
+            recipients=[to],
+            data=data,
+            now=now,
+        )
+        s.add(
+            Message(
+                case_id=case.id,
+                raw_id=None,
+                direction="out",
+                message_id=message_id,
+                content_hash=None,
+                from_addr=from_addr,
+                at=now,
+                verdict="own",
+                threaded_via=None,
+            )
+        )
+        s.add(
+            Event(
+                case_id=case.id,
+                at=now,
+                kind="ack-queued",
+                detail=f"acknowledgement <{message_id}> queued to {to}",
+            )
+        )
         return True

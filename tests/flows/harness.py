@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from sqlalchemy import select
 
 from tracker.clock import FrozenClock
-import tomli_w
-
 from tracker.config import Config, load_config
 from tracker.daemon import Daemon, RunReport, all_sources
 from tracker.model import Case, Event, Message, OutboxItem, RawMail
@@ -29,27 +28,50 @@ def flow_config(
 ) -> Config:
     outgoing: dict[str, Any] = (
         {"transport": "smtp", "host": "127.0.0.1", "port": smtp_port, "tls": "none"}
-        if smtp_port else {"transport": "file", "directory": str(tmp / "outbox")}
+        if smtp_port
+        else {"transport": "file", "directory": str(tmp / "outbox")}
     )
     outgoing["from_address"] = "sscp@solihull.gov.uk"
     data: dict[str, Any] = {
         "database": {"url": db_url},
         "partnerships": {
-            "solihull": {"prefix": "SSCP", "display_name": "Solihull Safeguarding Children "
-                         "Partnership", "domains": ["solihull.gov.uk"]},
+            "solihull": {
+                "prefix": "SSCP",
+                "display_name": "Solihull Safeguarding Children Partnership",
+                "domains": ["solihull.gov.uk"],
+            },
             "merton": {"prefix": "MSCP", "domains": ["merton.gov.uk"]},
         },
         "mailbox": [
-            {"name": "sscp", "kind": "maildir", "address": "sscp@solihull.gov.uk",
-             "partnership": "solihull", "path": str(tmp / "mail" / "sscp"), "batch_size": batch_size},
-            {"name": "cpru", "kind": "maildir", "address": "cpru@solihull.gov.uk",
-             "partnership": "solihull", "path": str(tmp / "mail" / "cpru"), "batch_size": batch_size},
-            {"name": "mscp", "kind": "maildir", "address": "mscp@merton.gov.uk",
-             "partnership": "merton", "path": str(tmp / "mail" / "mscp")},
+            {
+                "name": "sscp",
+                "kind": "maildir",
+                "address": "sscp@solihull.gov.uk",
+                "partnership": "solihull",
+                "path": str(tmp / "mail" / "sscp"),
+                "batch_size": batch_size,
+            },
+            {
+                "name": "cpru",
+                "kind": "maildir",
+                "address": "cpru@solihull.gov.uk",
+                "partnership": "solihull",
+                "path": str(tmp / "mail" / "cpru"),
+                "batch_size": batch_size,
+            },
+            {
+                "name": "mscp",
+                "kind": "maildir",
+                "address": "mscp@merton.gov.uk",
+                "partnership": "merton",
+                "path": str(tmp / "mail" / "mscp"),
+            },
         ],
         "outgoing": outgoing,
-        "security": {"trusted_authserv_ids": ["mx.solihull.gov.uk"],
-                     "protected_domains": ["nhs.net"]},
+        "security": {
+            "trusted_authserv_ids": ["mx.solihull.gov.uk"],
+            "protected_domains": ["nhs.net"],
+        },
         "paths": {"var_dir": str(tmp / "var")},
     }
     for key, value in extra.items():
@@ -65,8 +87,7 @@ class Harness:
         self.clock = clock or FrozenClock(T0)
         self.store = Store(config.database.url)
         self.store.upgrade()
-        self.service = Service(config, self.store, self.clock,
-                               Renderer(config.paths.templates_dir))
+        self.service = Service(config, self.store, self.clock, Renderer(config.paths.templates_dir))
 
     def deliver(self, data: bytes, mailbox: str = "sscp") -> Path:
         """Drop a message into a mailbox the way a delivery agent would."""
@@ -80,8 +101,14 @@ class Harness:
         return box.path / "new" / name
 
     def daemon(self) -> Daemon:
-        return Daemon(self.config, self.store, self.clock, self.service,
-                      all_sources(self.config, self.store), make_sender(self.config.outgoing))
+        return Daemon(
+            self.config,
+            self.store,
+            self.clock,
+            self.service,
+            all_sources(self.config, self.store),
+            make_sender(self.config.outgoing),
+        )
 
     def run(self) -> RunReport:
         d = self.daemon()

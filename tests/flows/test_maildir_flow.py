@@ -26,8 +26,13 @@ def h_sqlite(tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink) -> Harness:
 
 
 def _ack_id(h: Harness, reference: str) -> str:
-    [item] = [o for o in h.outbox() if o.kind == "ack" and reference in o.intent or
-              (o.kind == "ack" and o.case_id == _case_id(h, reference))]
+    [item] = [
+        o
+        for o in h.outbox()
+        if (o.kind == "ack"
+        and reference in o.intent)
+        or (o.kind == "ack" and o.case_id == _case_id(h, reference))
+    ]
     return item.message_id
 
 
@@ -36,8 +41,12 @@ def _case_id(h: Harness, reference: str) -> int:
 
 
 def test_new_escalation_opens_case_and_acknowledges(h: Harness, smtp_sink: SmtpSink) -> None:
-    h.deliver(rfc822(subject=f"Escalation re {CHILD_NAME} DOB {CHILD_DOB}",
-                     message_id="<first@oakfield.example.sch.uk>"))
+    h.deliver(
+        rfc822(
+            subject=f"Escalation re {CHILD_NAME} DOB {CHILD_DOB}",
+            message_id="<first@oakfield.example.sch.uk>",
+        )
+    )
     report = h.run()
     assert report.outcomes["case"] == 1 and report.sent == 1
     [case] = h.cases()
@@ -69,19 +78,40 @@ def test_replies_thread_by_header_subject_and_body(h_sqlite: Harness, smtp_sink:
     h.deliver(rfc822(message_id="<orig@school.example>"))
     h.run()
     [ack] = [m for m in h.messages() if m.direction == "out"]
-    h.deliver(rfc822(subject="RE: [SSCP-2026-0001] Escalation received",
-                     message_id="<r1@school.example>", in_reply_to=f"<{ack.message_id}>"))
-    h.deliver(rfc822(subject="FW: AW: [SSCP\u20112026\u20110001] update", message_id="<r2@x.example>"))
-    h.deliver(rfc822(subject="Another update", message_id="<r3@x.example>",
-                     body="> recorded under the reference SSCP-2026-0001\nMore news.\n"))
-    h.deliver(rfc822(subject="Following up", message_id="<r4@x.example>",
-                     references="<unknown@x> <orig@school.example>"))
+    h.deliver(
+        rfc822(
+            subject="RE: [SSCP-2026-0001] Escalation received",
+            message_id="<r1@school.example>",
+            in_reply_to=f"<{ack.message_id}>",
+        )
+    )
+    h.deliver(
+        rfc822(subject="FW: AW: [SSCP\u20112026\u20110001] update", message_id="<r2@x.example>")
+    )
+    h.deliver(
+        rfc822(
+            subject="Another update",
+            message_id="<r3@x.example>",
+            body="> recorded under the reference SSCP-2026-0001\nMore news.\n",
+        )
+    )
+    h.deliver(
+        rfc822(
+            subject="Following up",
+            message_id="<r4@x.example>",
+            references="<unknown@x> <orig@school.example>",
+        )
+    )
     report = h.run()
     assert report.outcomes["thread"] == 4 and report.outcomes["case"] == 0
     vias = {m.message_id: m.threaded_via for m in h.messages() if m.direction == "in"}
-    assert vias == {"orig@school.example": None, "r1@school.example": "in-reply-to",
-                    "r2@x.example": "subject", "r3@x.example": "body",
-                    "r4@x.example": "references"}
+    assert vias == {
+        "orig@school.example": None,
+        "r1@school.example": "in-reply-to",
+        "r2@x.example": "subject",
+        "r3@x.example": "body",
+        "r4@x.example": "references",
+    }
     assert len(smtp_sink.wait_for(1)) == 1  # follow-ups are not acknowledged again
     details = [e.detail for e in h.events("SSCP-2026-0001") if e.kind == "message-in"]
     assert any("threaded via In-Reply-To" in d for d in details)
@@ -93,10 +123,14 @@ def test_auto_reply_to_our_ack_sends_nothing(h_sqlite: Harness, smtp_sink: SmtpS
     h.deliver(rfc822(message_id="<orig@school.example>"))
     h.run()
     [ack] = [m for m in h.messages() if m.direction == "out"]
-    h.deliver(rfc822(subject="Automatic reply: [SSCP-2026-0001] Escalation received",
-                     message_id="<ooo@school.example>", in_reply_to=f"<{ack.message_id}>",
-                     extra_headers=[("Auto-Submitted", "auto-replied"),
-                                    ("X-Auto-Response-Suppress", "All")]))
+    h.deliver(
+        rfc822(
+            subject="Automatic reply: [SSCP-2026-0001] Escalation received",
+            message_id="<ooo@school.example>",
+            in_reply_to=f"<{ack.message_id}>",
+            extra_headers=[("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")],
+        )
+    )
     report = h.run()
     assert report.outcomes["ignored"] == 1 and report.sent == 0
     assert len(smtp_sink.messages) == 1
@@ -112,8 +146,9 @@ def test_auto_reply_to_our_ack_sends_nothing(h_sqlite: Harness, smtp_sink: SmtpS
         ([("X-Autoreply", "yes")], "auto-reply"),
     ],
 )
-def test_robots_open_no_case(h_sqlite: Harness, smtp_sink: SmtpSink,
-                             headers: list[tuple[str, str]], word: str) -> None:
+def test_robots_open_no_case(
+    h_sqlite: Harness, smtp_sink: SmtpSink, headers: list[tuple[str, str]], word: str
+) -> None:
     h_sqlite.deliver(rfc822(extra_headers=headers))
     report = h_sqlite.run()
     assert report.outcomes["ignored"] == 1 and h_sqlite.cases() == []
@@ -123,7 +158,9 @@ def test_robots_open_no_case(h_sqlite: Harness, smtp_sink: SmtpSink,
 
 
 def test_same_escalation_to_two_mailboxes_is_one_case(h: Harness, smtp_sink: SmtpSink) -> None:
-    data = rfc822(message_id="<both@school.example>", to="sscp@solihull.gov.uk, cpru@solihull.gov.uk")
+    data = rfc822(
+        message_id="<both@school.example>", to="sscp@solihull.gov.uk, cpru@solihull.gov.uk"
+    )
     h.deliver(b"Delivered-To: sscp@solihull.gov.uk\r\n" + data, "sscp")
     h.deliver(b"Delivered-To: cpru@solihull.gov.uk\r\n" + data, "cpru")
     report = h.run()
@@ -169,13 +206,22 @@ def test_rate_limit_per_sender(h_sqlite: Harness, smtp_sink: SmtpSink) -> None:
     [
         ("Manager <manager@so1ihull.gov.uk>", [], "imitates solihull.gov.uk"),
         ("Manager <manager@s\u043elihull.gov.uk>", [], "imitates solihull.gov.uk"),
-        ("Nurse <nurse@school.example>",
-         [("Authentication-Results", "mx.solihull.gov.uk; dmarc=fail header.from=school.example"),
-          ("Authentication-Results", "evil.example; dmarc=pass")], "dmarc=fail"),
+        (
+            "Nurse <nurse@school.example>",
+            [
+                (
+                    "Authentication-Results",
+                    "mx.solihull.gov.uk; dmarc=fail header.from=school.example",
+                ),
+                ("Authentication-Results", "evil.example; dmarc=pass"),
+            ],
+            "dmarc=fail",
+        ),
     ],
 )
-def test_suspicious_senders_are_held(h_sqlite: Harness, smtp_sink: SmtpSink, sender: str,
-                                     headers: list[tuple[str, str]], why: str) -> None:
+def test_suspicious_senders_are_held(
+    h_sqlite: Harness, smtp_sink: SmtpSink, sender: str, headers: list[tuple[str, str]], why: str
+) -> None:
     h = h_sqlite
     h.deliver(rfc822(sender=sender, extra_headers=headers))
     report = h.run()
@@ -187,10 +233,17 @@ def test_suspicious_senders_are_held(h_sqlite: Harness, smtp_sink: SmtpSink, sen
 
 def test_forged_dmarc_pass_below_trusted_fail_is_ignored(h_sqlite: Harness) -> None:
     # Only the topmost header from our own gateway counts; a forged pass further down does not.
-    h_sqlite.deliver(rfc822(extra_headers=[
-        ("Authentication-Results", "mx.solihull.gov.uk; dmarc=pass header.from=school.example"),
-        ("Authentication-Results", "mx.solihull.gov.uk; dmarc=fail"),
-    ]))
+    h_sqlite.deliver(
+        rfc822(
+            extra_headers=[
+                (
+                    "Authentication-Results",
+                    "mx.solihull.gov.uk; dmarc=pass header.from=school.example",
+                ),
+                ("Authentication-Results", "mx.solihull.gov.uk; dmarc=fail"),
+            ]
+        )
+    )
     assert h_sqlite.run().outcomes["case"] == 1
 
 
@@ -198,8 +251,13 @@ def test_suspicious_reply_is_not_applied_to_case(h_sqlite: Harness) -> None:
     h = h_sqlite
     h.deliver(rfc822())
     h.run()
-    h.deliver(rfc822(sender="x <x@so1ihull.gov.uk>", subject="RE: [SSCP-2026-0001] close it",
-                     message_id="<spoof@so1ihull.gov.uk>"))
+    h.deliver(
+        rfc822(
+            sender="x <x@so1ihull.gov.uk>",
+            subject="RE: [SSCP-2026-0001] close it",
+            message_id="<spoof@so1ihull.gov.uk>",
+        )
+    )
     report = h.run()
     assert report.outcomes["quarantined"] == 1 and report.outcomes["thread"] == 0
     assert [e.kind for e in h.events("SSCP-2026-0001")] == ["opened", "ack-queued", "ack-sent"]
@@ -223,10 +281,11 @@ def test_unparseable_message_is_quarantined_and_replayable(
     assert all(r.replays == 1 for r in h.raws() if r.outcome == "quarantined")
 
 
-def test_stored_but_unprocessed_is_finished_after_restart(h_sqlite: Harness,
-                                                          smtp_sink: SmtpSink) -> None:
-    from tests.helpers import rfc822 as make
+def test_stored_but_unprocessed_is_finished_after_restart(
+    h_sqlite: Harness, smtp_sink: SmtpSink
+) -> None:
     from ingest.raw import RawMessage
+    from tests.helpers import rfc822 as make
 
     h = h_sqlite
     path = h.deliver(make(message_id="<crash@school.example>"))
@@ -238,15 +297,25 @@ def test_stored_but_unprocessed_is_finished_after_restart(h_sqlite: Harness,
     assert [r.state for r in h.raws()] == ["done"] and h.raws()[0].acked_at is not None
 
 
-def test_no_child_identifiers_in_logs_or_subjects(h_sqlite: Harness, smtp_sink: SmtpSink,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_no_child_identifiers_in_logs_or_subjects(
+    h_sqlite: Harness, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
     h = h_sqlite
     with caplog.at_level(logging.DEBUG):
-        h.deliver(rfc822(subject=f"URGENT {CHILD_NAME} ({CHILD_DOB}) - escalation",
-                         body=f"Child: {CHILD_NAME}\nDOB: {CHILD_DOB}\n"))
+        h.deliver(
+            rfc822(
+                subject=f"URGENT {CHILD_NAME} ({CHILD_DOB}) - escalation",
+                body=f"Child: {CHILD_NAME}\nDOB: {CHILD_DOB}\n",
+            )
+        )
         h.deliver(rfc822(subject=f"RE: [SSCP-2026-0001] {CHILD_NAME}", message_id="<x2@y>"))
-        h.deliver(rfc822(sender="x <x@so1ihull.gov.uk>", subject=f"{CHILD_NAME} {CHILD_DOB}",
-                         message_id="<x3@y>"))
+        h.deliver(
+            rfc822(
+                sender="x <x@so1ihull.gov.uk>",
+                subject=f"{CHILD_NAME} {CHILD_DOB}",
+                message_id="<x3@y>",
+            )
+        )
         h.run()
     text = caplog.text
     assert text  # the run did log

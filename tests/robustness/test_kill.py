@@ -33,23 +33,44 @@ def _corpus(h: Harness) -> Counter[str]:
     """Deliver the batch; return the outcomes it must end with."""
     expected: Counter[str] = Counter()
     for i in range(12):
-        h.deliver(rfc822(sender=f"Worker {i} <worker{i}@agency{i}.example>",
-                         subject=f"Escalation {i}", message_id=f"<esc{i}@agency{i}.example>"))
+        h.deliver(
+            rfc822(
+                sender=f"Worker {i} <worker{i}@agency{i}.example>",
+                subject=f"Escalation {i}",
+                message_id=f"<esc{i}@agency{i}.example>",
+            )
+        )
         expected["case"] += 1
         if i % 3 == 0:  # the same escalation also reached the second mailbox
-            h.deliver(b"Delivered-To: cpru@solihull.gov.uk\r\n" + rfc822(
-                sender=f"Worker {i} <worker{i}@agency{i}.example>", subject=f"Escalation {i}",
-                message_id=f"<esc{i}@agency{i}.example>"), "cpru")
+            h.deliver(
+                b"Delivered-To: cpru@solihull.gov.uk\r\n"
+                + rfc822(
+                    sender=f"Worker {i} <worker{i}@agency{i}.example>",
+                    subject=f"Escalation {i}",
+                    message_id=f"<esc{i}@agency{i}.example>",
+                ),
+                "cpru",
+            )
             expected["ignored"] += 1
         if i % 2 == 0:
-            h.deliver(rfc822(sender=f"Worker {i} <worker{i}@agency{i}.example>",
-                             subject=f"RE: Escalation {i}", message_id=f"<re{i}@agency{i}.example>",
-                             in_reply_to=f"<esc{i}@agency{i}.example>"))
+            h.deliver(
+                rfc822(
+                    sender=f"Worker {i} <worker{i}@agency{i}.example>",
+                    subject=f"RE: Escalation {i}",
+                    message_id=f"<re{i}@agency{i}.example>",
+                    in_reply_to=f"<esc{i}@agency{i}.example>",
+                )
+            )
             expected["thread"] += 1
         if i % 4 == 1:
-            h.deliver(rfc822(sender=f"Worker {i} <worker{i}@agency{i}.example>",
-                             subject="Automatic reply: away", message_id=f"<ooo{i}@x.example>",
-                             extra_headers=[("Auto-Submitted", "auto-replied")]))
+            h.deliver(
+                rfc822(
+                    sender=f"Worker {i} <worker{i}@agency{i}.example>",
+                    subject="Automatic reply: away",
+                    message_id=f"<ooo{i}@x.example>",
+                    extra_headers=[("Auto-Submitted", "auto-replied")],
+                )
+            )
             expected["ignored"] += 1
         if i % 5 == 2:
             h.deliver(b"\r\n\r\n" if i % 2 else rfc822(sender="nobody", message_id=f"<bad{i}@x>"))
@@ -61,22 +82,37 @@ def _corpus(h: Harness) -> Counter[str]:
 def test_sigkill_at_fifty_points_loses_and_doubles_nothing(
     tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
 ) -> None:
-    config = flow_config(tmp_path, sqlite_url, smtp_sink.port,
-                         batch_size=5,
-                         # Kills here are not the messages' fault: never treat one as poison.
-                         limits={"auto_mail_per_sender_per_hour": 100,
-                                 "max_processing_attempts": 1000})
+    config = flow_config(
+        tmp_path,
+        sqlite_url,
+        smtp_sink.port,
+        batch_size=5,
+        # Kills here are not the messages' fault: never treat one as poison.
+        limits={"auto_mail_per_sender_per_hour": 100, "max_processing_attempts": 1000},
+    )
     h = Harness(config)
     expected = _corpus(h)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_KILL_LOG": str(tmp_path / "kills")}
-    cmd = [sys.executable, "-m", "tests.robustness.crashpoint", "--config",
-           str(tmp_path / "config.toml"), "run", "--once"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.robustness.crashpoint",
+        "--config",
+        str(tmp_path / "config.toml"),
+        "run",
+        "--once",
+    ]
     rng = random.Random(20261122)
     kills: list[int] = []
     for _ in range(300):
         kill_at = rng.randint(1, 90)
-        proc = subprocess.run(cmd, env={**env, "TRACKER_KILL_AT": str(kill_at)}, cwd=ROOT,
-                              capture_output=True, timeout=120)
+        proc = subprocess.run(
+            cmd,
+            env={**env, "TRACKER_KILL_AT": str(kill_at)},
+            cwd=ROOT,
+            capture_output=True,
+            timeout=120,
+        )
         if proc.returncode == -9:
             kills.append(kill_at)
             continue
@@ -125,8 +161,13 @@ def _corpus_more(h: Harness, salt: int) -> Counter[str]:
     expected: Counter[str] = Counter()
     for j in range(4):
         n = 1000 + salt * 10 + j
-        h.deliver(rfc822(sender=f"Late {n} <late{n}@agency.example>", subject=f"Escalation {n}",
-                         message_id=f"<late{n}@agency.example>"))
+        h.deliver(
+            rfc822(
+                sender=f"Late {n} <late{n}@agency.example>",
+                subject=f"Escalation {n}",
+                message_id=f"<late{n}@agency.example>",
+            )
+        )
         expected["case"] += 1
     return expected
 
@@ -140,10 +181,19 @@ def test_message_that_kills_the_daemon_is_quarantined_after_three_tries(
     h.deliver(rfc822(message_id="<poison@school.example>", subject="POISON"))
     h.deliver(rfc822(message_id="<good2@school.example>", subject="second"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_POISON": "POISON"}
-    cmd = [sys.executable, "-m", "tests.robustness.crashpoint", "--config",
-           str(tmp_path / "config.toml"), "run", "--once"]
-    codes = [subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=120).returncode
-             for _ in range(5)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.robustness.crashpoint",
+        "--config",
+        str(tmp_path / "config.toml"),
+        "run",
+        "--once",
+    ]
+    codes = [
+        subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=120).returncode
+        for _ in range(5)
+    ]
     # Killed while the poison is in the batch, then while it is tried alone (twice more),
     # then it is quarantined without another try and the run completes.
     assert codes[:3] == [-9, -9, -9] and codes[3:] == [0, 0], codes

@@ -44,21 +44,45 @@ def test_inline_password_is_not_a_key() -> None:
 
 def test_unknown_partnership_named() -> None:
     with pytest.raises(ConfigError, match="'nowhere' is not a configured partnership"):
-        parse_config({"mailbox": [{"name": "a", "kind": "maildir", "address": "a@b",
-                                   "partnership": "nowhere", "path": "x"}]})
+        parse_config(
+            {
+                "mailbox": [
+                    {
+                        "name": "a",
+                        "kind": "maildir",
+                        "address": "a@b",
+                        "partnership": "nowhere",
+                        "path": "x",
+                    }
+                ]
+            }
+        )
 
 
 def test_imap_needs_a_secret_reference() -> None:
     with pytest.raises(ConfigError, match="password_env"):
-        parse_config({"partnerships": {"p": {"prefix": "PP"}},
-                      "mailbox": [{"name": "a", "kind": "imap", "address": "a@b",
-                                   "partnership": "p", "host": "h", "username": "u"}]})
+        parse_config(
+            {
+                "partnerships": {"p": {"prefix": "PP"}},
+                "mailbox": [
+                    {
+                        "name": "a",
+                        "kind": "imap",
+                        "address": "a@b",
+                        "partnership": "p",
+                        "host": "h",
+                        "username": "u",
+                    }
+                ],
+            }
+        )
 
 
 def test_missing_env_var_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_SUCH_VAR", raising=False)
-    config = parse_config({"outgoing": {"transport": "smtp", "host": "h",
-                                        "password_env": "NO_SUCH_VAR"}})
+    config = parse_config(
+        {"outgoing": {"transport": "smtp", "host": "h", "password_env": "NO_SUCH_VAR"}}
+    )
     with pytest.raises(ConfigError, match="NO_SUCH_VAR is not set"):
         config.outgoing.password()
 

@@ -15,8 +15,16 @@ T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
 def _case(s: object) -> Case:
-    case = Case(reference="SSCP-2026-0001", partnership="solihull", status="open", stage=1,
-                flags=["cp_plan"], opened_at=T0, raised_by="a@b", mailbox="sscp")
+    case = Case(
+        reference="SSCP-2026-0001",
+        partnership="solihull",
+        status="open",
+        stage=1,
+        flags=["cp_plan"],
+        opened_at=T0,
+        raised_by="a@b",
+        mailbox="sscp",
+    )
     s.add(case)  # type: ignore[attr-defined]
     return case
 

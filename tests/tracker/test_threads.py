@@ -23,8 +23,12 @@ P = {"SSCP"}
 
 
 def test_in_reply_to_wins_over_everything() -> None:
-    email = make_email(in_reply_to=("ack-1@tracker",), references=("other@x",),
-                       subject="RE: [SSCP-2026-0002]", text="SSCP-2026-0003")
+    email = make_email(
+        in_reply_to=("ack-1@tracker",),
+        references=("other@x",),
+        subject="RE: [SSCP-2026-0002]",
+        text="SSCP-2026-0003",
+    )
     lookup = Lookup({"ack-1@tracker": 1, "other@x": 9}, {"SSCP-2026-0002": 2, "SSCP-2026-0003": 3})
     m = match(email, lookup, P)
     assert (m.case_id, m.via) == (1, "in-reply-to")
@@ -38,15 +42,19 @@ def test_references_newest_first() -> None:
 
 
 def test_unknown_headers_fall_back_to_subject_tag() -> None:
-    email = make_email(in_reply_to=("unknown@x",), subject="AW: FW: [sscp\u20112026\u20110002] update")
+    email = make_email(
+        in_reply_to=("unknown@x",), subject="AW: FW: [sscp\u20112026\u20110002] update"
+    )
     m = match(email, Lookup({}, {"SSCP-2026-0002": 2}), P)
     assert (m.case_id, m.via) == (2, "subject")
     assert "SSCP-2026-0002" in m.detail
 
 
 def test_body_reference_after_subject() -> None:
-    email = make_email(subject="Re: your acknowledgement",
-                       text="> Your escalation ... recorded under the reference SSCP-2026-0007.")
+    email = make_email(
+        subject="Re: your acknowledgement",
+        text="> Your escalation ... recorded under the reference SSCP-2026-0007.",
+    )
     m = match(email, Lookup({}, {"SSCP-2026-0007": 7}), P)
     assert (m.case_id, m.via) == (7, "body")
 
