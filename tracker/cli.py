@@ -121,6 +121,17 @@ def _describe(mailbox: str, o: Outcome) -> str:
     return f"[{mailbox}] {o.outcome}: {o.reason}"
 
 
+def _sent_ids(store: Store, limit: int) -> list[str]:
+    with store.transaction() as s:
+        rows = s.scalars(
+            select(OutboxItem.message_id)
+            .where(OutboxItem.state == "sent")
+            .order_by(OutboxItem.id.desc())
+            .limit(limit)
+        ).all()
+    return list(reversed(rows))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tracker.demo import seed_demo_mail
 
@@ -141,9 +152,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     report = daemon.run_once()
     _out("")
     _out(f"Processed: {report.summary()}")
-    _out(f"Acknowledgements written to {config.outgoing.directory}:")
-    for path in sorted(Path(config.outgoing.directory).glob("*.eml"))[-report.sent or None :]:
-        _out(f"  {path}")
+    sender = daemon.sender
+    if report.sent and hasattr(sender, "path_for"):
+        _out(f"Acknowledgements written to {config.outgoing.directory}:")
+        for message_id in _sent_ids(store, limit=report.sent):
+            _out(f"  {sender.path_for(message_id)}")
     _out("Try: tracker cases list, tracker cases show <REF>, tracker quarantine list")
     if args.once:
         return 0

@@ -69,6 +69,8 @@ def make_source(mailbox: MailboxConfig, store: Store) -> Source:
 @dataclass
 class RunReport:
     fetched: int = 0
+    #: Fetched again after an earlier run had already processed them (only the ack was missing).
+    seen_before: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     sent: int = 0
     retried: int = 0
@@ -81,6 +83,8 @@ class RunReport:
 
     def summary(self) -> str:
         parts = [f"{self.fetched} fetched"]
+        if self.seen_before:
+            parts.append(f"{self.seen_before} seen before")
         parts += [f"{n} {k}" for k, n in self.outcomes.items()]
         parts.append(f"{self.sent} sent")
         if self.retried:
@@ -141,6 +145,7 @@ class Daemon:
         self.service.mark_acked(acked_ids)
         with self._report_lock:
             self.report.fetched += len(batch)
+            self.report.seen_before += sum(1 for st in stored if st.done)
             for o in outcomes.values():
                 self.report.add(o)
         if self.reporter:

@@ -132,6 +132,7 @@ Please reply with all open cases.
 
 def seed_demo_mail(maildir: Path) -> int:
     """Write the example escalations into ``maildir/new`` (a re-run adds duplicates only)."""
+    maildir.parent.mkdir(parents=True, exist_ok=True)
     md = mailbox.Maildir(maildir, create=True)
     del md
     base = int(time.time())

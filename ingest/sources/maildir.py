@@ -42,6 +42,7 @@ class MaildirSource:
         self.path = path
         self.poll_interval = poll_interval
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._md = mailbox.Maildir(path, create=True)
         except OSError as exc:
             raise SourceUnavailable(name, f"cannot open Maildir {path}: {exc}") from exc

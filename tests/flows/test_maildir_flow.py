@@ -29,8 +29,7 @@ def _ack_id(h: Harness, reference: str) -> str:
     [item] = [
         o
         for o in h.outbox()
-        if (o.kind == "ack"
-        and reference in o.intent)
+        if (o.kind == "ack" and reference in o.intent)
         or (o.kind == "ack" and o.case_id == _case_id(h, reference))
     ]
     return item.message_id
