@@ -205,6 +205,8 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
         self._outbox_wakeup.set()
+        for source in self.sources.values():
+            source.interrupt()
 
     def _mailbox_loop(self, name: str, source: Source, mailbox: MailboxConfig) -> None:
         backoff = Backoff(initial=1.0, maximum=300.0)
@@ -214,7 +216,7 @@ class Daemon:
                     pass
                 backoff.reset()
                 if not self._stop.is_set():
-                    source.wait(min(mailbox.idle_timeout, 10.0))
+                    source.wait(mailbox.idle_timeout)
             except AuthenticationFailed as exc:
                 log.error("%s; retrying in 5 minutes", exc)
                 source.close()

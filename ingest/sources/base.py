@@ -71,6 +71,10 @@ class Source(Protocol):
         """Block until new mail may have arrived or ``timeout`` seconds passed."""
         ...
 
+    def interrupt(self) -> None:
+        """Make a :meth:`wait` blocked in another thread return soon (shutdown)."""
+        ...
+
     def close(self) -> None:
         """Release connections; the source may be polled again afterwards."""
         ...

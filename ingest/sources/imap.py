@@ -40,7 +40,9 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -157,6 +159,7 @@ class ImapSource:
         self._keywords_allowed = True
         self._outstanding: _Outstanding | None = None
         self._warned_plaintext = False
+        self._interrupted = threading.Event()  # set by interrupt(), cleared by close()
 
     def __repr__(self) -> str:
         return f"ImapSource({self.name!r}, {self.host}:{self.port}, tls={self.tls!r})"
@@ -277,10 +280,10 @@ class ImapSource:
         Without IDLE we sleep ``min(timeout, poll_interval)``. Returning early
         is always allowed: the caller simply polls again.
         """
-        if timeout <= 0:
+        if timeout <= 0 or self._interrupted.is_set():
             return
         if not self.use_idle:
-            time.sleep(min(timeout, self.poll_interval))
+            self._interrupted.wait(min(timeout, self.poll_interval))
             return
         with self._guard("wait"):
             client = self._connect()
@@ -288,10 +291,24 @@ class ImapSource:
             if idle and not self._unannounced_mail(client):
                 self._idle(client, min(timeout, self.idle_timeout))
         if not idle:
-            time.sleep(min(timeout, self.poll_interval))
+            self._interrupted.wait(min(timeout, self.poll_interval))
+
+    def interrupt(self) -> None:
+        """Wake a :meth:`wait` blocked in IDLE, from another thread (daemon shutdown).
+
+        Shutting the socket down makes the blocked read return at once; the
+        waiting thread then sees a dropped connection, and its caller, which
+        asked for the interruption, stops instead of reconnecting.
+        """
+        self._interrupted.set()
+        client = self._client
+        if client is not None:
+            with suppress(OSError):
+                client.socket().shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Log out and forget the connection; the next call reconnects."""
+        self._interrupted.clear()
         client = self._client
         self._drop()
         if client is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import mailbox
 import os
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ class MaildirSource:
         except OSError as exc:
             raise SourceUnavailable(name, f"cannot open Maildir {path}: {exc}") from exc
         self._subfolders: dict[str, mailbox.Maildir] = {}
+        self._interrupted = threading.Event()
 
     def _pending_files(self) -> list[Path]:
         files: list[Path] = []
@@ -113,7 +115,13 @@ class MaildirSource:
         while time.monotonic() < deadline:
             if self._signature() != before or self._pending_files():
                 return
-            time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0)))
+            if self._interrupted.wait(min(self.poll_interval, max(deadline - time.monotonic(), 0))):
+                return
+
+    def interrupt(self) -> None:
+        """Wake a :meth:`wait` from another thread (daemon shutdown)."""
+        self._interrupted.set()
 
     def close(self) -> None:
-        pass
+        """Nothing to release (files are opened only while read); forget an interrupt."""
+        self._interrupted.clear()

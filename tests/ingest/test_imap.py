@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import trustme
 
-from ingest.errors import AuthenticationFailed, SourceProtocolError, SourceUnavailable
+from ingest.errors import (
+    AuthenticationFailed,
+    SourceError,
+    SourceProtocolError,
+    SourceUnavailable,
+)
 from ingest.raw import RawMessage
 from ingest.sources.base import MemoryState
 from ingest.sources.imap import TRACKED_KEYWORD, ImapSource
@@ -620,3 +625,24 @@ def test_ack_of_another_mailbox_is_a_programming_error(dovecot: DovecotServer) -
     with pytest.raises(ValueError, match="other-mailbox"):
         dovecot.make_source().ack(batch, "processed")
     assert dovecot.list_uids("INBOX") == [1]
+
+
+def test_interrupt_wakes_a_blocked_idle(dovecot: DovecotServer) -> None:
+    source = dovecot.make_source()
+    source.poll()
+    errors: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            source.wait(120)
+        except SourceError as exc:  # a shut-down socket may surface as a dropped connection
+            errors.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.3)
+    source.interrupt()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "wait() ignored interrupt()"
+    source.wait(120)  # still interrupted: returns at once until close()
+    source.close()
