@@ -508,6 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo" and not args.verbose
         else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     )
+    # imapclient's wire trace shows LOGIN passwords and whole messages: never at DEBUG.
+    logging.getLogger("imapclient").setLevel(max(level, logging.INFO))
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
