@@ -6,8 +6,9 @@ and its acknowledgement exist together or not at all. Delivery
 ``sending`` *before* the hand-over and as ``sent`` after it. If the process
 dies in between, nobody knows whether the relay took the mail, so the row is
 later marked ``uncertain`` and never retried automatically: "at most once per
-intent" beats a second acknowledgement. On PostgreSQL several daemons can
-share the outbox; claims use ``FOR UPDATE SKIP LOCKED``.
+intent" beats a second acknowledgement. Several daemons can share the
+outbox on PostgreSQL: a row is claimed by a conditional ``UPDATE ... WHERE
+state = 'pending'``, so exactly one of them wins it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tracker.clock import Clock
@@ -123,84 +125,133 @@ def mark_abandoned_sends(store: Store, now: datetime, lease: timedelta = SENDING
         return len(rows)
 
 
-def _claim(store: Store, now: datetime) -> OutboxItem | None:
-    with store.transaction() as s:
-        row = s.scalars(
-            select(OutboxItem)
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    case_id: int | None
+    kind: str
+    message_id: str
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+    attempts: int
+
+
+_CLAIM = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("row_id"), OutboxItem.state == "pending")
+    .values(state="sending", sending_since=bindparam("now"), attempts=OutboxItem.attempts + 1)
+    .returning(
+        OutboxItem.id,
+        OutboxItem.case_id,
+        OutboxItem.kind,
+        OutboxItem.message_id,
+        OutboxItem.envelope_from,
+        OutboxItem.recipients,
+        OutboxItem.data,
+        OutboxItem.attempts,
+    )
+)
+
+
+def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
+    return list(
+        conn.scalars(
+            select(OutboxItem.id)
             .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
             .order_by(OutboxItem.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if row is None:
-            return None
-        row.state = "sending"
-        row.sending_since = now
-        row.attempts += 1
-        _ = row.data  # load the deferred bytes while the session is open
-        return row
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Result:
+    """How one hand-over went; recorded in the transaction that claims the next row."""
+
+    item: _Claimed
+    at: datetime
+    error: str | None
+    permanent: bool
 
 
 def deliver_pending(
     store: Store, sender: Sender, clock: Clock, *, max_attempts: int = 8, limit: int = 10_000
 ) -> DeliveryReport:
-    """Deliver due rows one by one until none is due (or ``limit`` is reached)."""
+    """Deliver due rows one by one until none is due (or ``limit`` is reached).
+
+    Each row is committed as ``sending`` before it is handed over, and its
+    result is committed after; to keep a backlog fast, the result of one row
+    and the claim of the next share a transaction. A row is claimed by a
+    conditional ``UPDATE ... WHERE state = 'pending'``, so when several
+    daemons share the database exactly one of them wins it.
+    """
     report = DeliveryReport()
     report.uncertain = mark_abandoned_sends(store, clock.now())
-    for _ in range(limit):
-        item = _claim(store, clock.now())
-        if item is None:
+    remaining = limit
+    done: _Result | None = None
+    while remaining > 0:
+        with store.engine.begin() as conn:
+            if done is not None:
+                _record(conn, done, report)
+                done = None
+            due = _due_ids(conn, clock.now(), min(remaining, 200))
+        if not due:
             break
-        try:
-            sender.send(item.envelope_from, item.recipients, item.data, item.message_id)
-        except TemporaryDeliveryError as exc:
-            _finish(
-                store, item, clock.now(), error=str(exc), permanent=item.attempts >= max_attempts
-            )
-            if item.attempts >= max_attempts:
-                report.failed += 1
-            else:
-                report.retried += 1
-            continue
-        except PermanentDeliveryError as exc:
-            _finish(store, item, clock.now(), error=str(exc), permanent=True)
-            report.failed += 1
-            continue
-        _finish(store, item, clock.now(), error=None, permanent=False)
-        report.sent += 1
+        for row_id in due:
+            remaining -= 1
+            with store.engine.begin() as conn:
+                if done is not None:
+                    _record(conn, done, report)
+                    done = None
+                row = conn.execute(_CLAIM, {"row_id": row_id, "now": clock.now()}).first()
+            if row is not None:
+                done = _hand_over(sender, clock, _Claimed(*row), max_attempts)
+    if done is not None:
+        with store.engine.begin() as conn:
+            _record(conn, done, report)
     return report
 
 
-def _finish(
-    store: Store, item: OutboxItem, now: datetime, *, error: str | None, permanent: bool
-) -> None:
-    with store.transaction() as s:
-        if error is None:
-            values = {"state": "sent", "sent_at": now, "last_error": None}
-            kind, detail = (
-                f"{item.kind}-sent",
-                f"{item.kind} <{item.message_id}> handed to the relay",
-            )
-            decisions.info("sent %s <%s>", item.kind, item.message_id)
-        elif permanent:
-            values = {"state": "failed", "last_error": error}
-            kind = "delivery-failed"
-            detail = (
-                f"{item.kind} <{item.message_id}> not delivered after "
-                f"{item.attempts} attempt(s): {error}"
-            )
-            log.error("outbox %s failed permanently: %s", item.id, error)
-        else:
-            values = {
-                "state": "pending",
-                "last_error": error,
-                "next_attempt_at": now + retry_delay(item.attempts),
-            }
-            kind = "delivery-retry"
-            detail = (
-                f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, "
-                f"will retry: {error}"
-            )
-            log.warning("outbox %s attempt %d failed: %s", item.id, item.attempts, error)
-        s.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
-        s.add(Event(case_id=item.case_id, at=now, kind=kind, detail=detail))
+def _hand_over(sender: Sender, clock: Clock, item: _Claimed, max_attempts: int) -> _Result:
+    try:
+        sender.send(item.envelope_from, item.recipients, item.data, item.message_id)
+    except TemporaryDeliveryError as exc:
+        return _Result(item, clock.now(), str(exc), permanent=item.attempts >= max_attempts)
+    except PermanentDeliveryError as exc:
+        return _Result(item, clock.now(), str(exc), permanent=True)
+    return _Result(item, clock.now(), None, permanent=False)
+
+
+def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
+    item, now, error = result.item, result.at, result.error
+    values: dict[str, object]
+    if error is None:
+        values = {"state": "sent", "sent_at": now, "last_error": None}
+        kind = f"{item.kind}-sent"
+        detail = f"{item.kind} <{item.message_id}> handed to the relay"
+        decisions.info("sent %s <%s>", item.kind, item.message_id)
+        report.sent += 1
+    elif result.permanent:
+        values = {"state": "failed", "last_error": error}
+        kind = "delivery-failed"
+        detail = (
+            f"{item.kind} <{item.message_id}> not delivered after "
+            f"{item.attempts} attempt(s): {error}"
+        )
+        log.error("outbox %s failed permanently: %s", item.id, error)
+        report.failed += 1
+    else:
+        values = {
+            "state": "pending",
+            "last_error": error,
+            "next_attempt_at": now + retry_delay(item.attempts),
+        }
+        kind = "delivery-retry"
+        detail = (
+            f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, will retry: {error}"
+        )
+        log.warning("outbox %s attempt %d failed: %s", item.id, item.attempts, error)
+        report.retried += 1
+    conn.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
+    conn.execute(insert(Event).values(case_id=item.case_id, at=now, kind=kind, detail=detail))

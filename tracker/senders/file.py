@@ -62,21 +62,26 @@ class FileSender:
         self.directory = Path(directory)
         self._now = now or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
+        # Written files by their safe-id suffix, read from the directory once:
+        # scanning the folder for every message made a backlog quadratic.
+        self._index: dict[str, Path] | None = None
 
     def __repr__(self) -> str:
         return f"FileSender({str(self.directory)!r})"
 
     def path_for(self, message_id: str) -> Path | None:
         """The file already written for ``message_id``, if any."""
-        suffix = f"-{safe_message_id(message_id)}.eml"
-        try:
-            with os.scandir(self.directory) as entries:
-                for entry in entries:
-                    if entry.name.endswith(suffix) and not entry.name.startswith("."):
-                        return Path(entry.path)
-        except FileNotFoundError:
-            return None
-        return None
+        if self._index is None:
+            self._index = {}
+            try:
+                with os.scandir(self.directory) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if name.endswith(".eml") and not name.startswith(".") and "-" in name:
+                            self._index[name.split("-", 1)[1]] = Path(entry.path)
+            except FileNotFoundError:
+                pass
+        return self._index.get(f"{safe_message_id(message_id)}.eml")
 
     def send(
         self, envelope_from: str, recipients: Sequence[str], data: bytes, message_id: str
@@ -131,6 +136,8 @@ class FileSender:
                 os.unlink(tmp_name)
             raise
         _fsync_directory(self.directory)  # make the rename itself survive a power cut
+        if self._index is not None:
+            self._index[final.name.split("-", 1)[1]] = final
         return final
 
 
