@@ -206,7 +206,7 @@ def deliver_pending(
                     done = None
                 row = conn.execute(_CLAIM, {"row_id": row_id, "now": clock.now()}).first()
             if row is not None:
-                done = _hand_over(sender, clock, _Claimed(*row), max_attempts)
+                done = _hand_over(sender, clock, _Claimed(**row._asdict()), max_attempts)
     if done is not None:
         with store.engine.begin() as conn:
             _record(conn, done, report)
