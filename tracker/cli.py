@@ -419,6 +419,34 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    """Queue failed or uncertain mail again, after an operator has checked it."""
+    config = _load(args)
+    store = _open_store(config)
+    now = _clock(args).now()
+    with store.transaction() as s:
+        rows = s.scalars(select(OutboxItem).where(OutboxItem.id.in_(args.ids))).all()
+        found = {r.id for r in rows}
+        for missing in sorted(set(args.ids) - found):
+            _out(f"{missing}: no such outgoing mail")
+        for r in rows:
+            if r.state not in ("failed", "uncertain"):
+                _out(f"{r.id}: {r.state}; only failed or uncertain mail can be retried")
+                continue
+            previous = r.state
+            r.state, r.next_attempt_at, r.sending_since = "pending", now, None
+            s.add(
+                Event(
+                    case_id=r.case_id,
+                    at=now,
+                    kind="delivery-requeued",
+                    detail=f"{r.kind} <{r.message_id}> was {previous}; queued again by an operator",
+                )
+            )
+            _out(f"{r.id}: queued again (was {previous})")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     config = _load(args)
     store = Store(config.database.url)
@@ -493,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     ol = ob.add_parser("list", help="one line per outgoing mail")
     ol.add_argument("--state", choices=["pending", "sending", "sent", "failed", "uncertain"])
     ol.set_defaults(func=cmd_outbox_list)
+    orr = ob.add_parser("retry", help="queue failed or uncertain mail again (after checking)")
+    orr.add_argument("ids", nargs="+", type=int, metavar="ID")
+    orr.set_defaults(func=cmd_outbox_retry)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

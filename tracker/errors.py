@@ -6,6 +6,8 @@
      └── TrackerError
           ├── ConfigError               the configuration file is missing or invalid
           ├── StoreError                the database cannot be used
+          │    └── AppendOnlyError      someone tried to edit a case's timeline
+          ├── TemplateError (notify)    a mail template is missing or broken
           └── DeliveryError             outgoing mail could not be handed over
                ├── TemporaryDeliveryError   try again later (network, 4xx)
                └── PermanentDeliveryError   will never work as is (5xx, TLS refused)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from tracker.errors import TrackerError
 from tracker.refcode import subject_tag
 
 #: Every mail we send carries this header; the classifier recognises it when it comes back.
@@ -40,7 +41,7 @@ _UTF8_QP.body_encoding = QP
 _SAFE_SUBJECT = re.compile(r"^[\w .,:;!?()'&/\-\[\]]*$")
 
 
-class TemplateError(Exception):
+class TemplateError(TrackerError):
     """A template is missing or does not render; raised before anything is queued."""
 
 

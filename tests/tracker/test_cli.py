@@ -125,3 +125,28 @@ def test_demo_once_on_embedded_defaults(
     code, out, _ = _run(capsys, "demo", "--once")
     assert code == 0 and "6 seen before, 0 case" in out and "0 sent" in out
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 2
+
+
+def test_outbox_retry_requeues_only_failed_or_uncertain(
+    cfg: tuple[Path, Harness], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import update
+
+    from tracker.model import OutboxItem
+
+    path, h = cfg
+    h.deliver(rfc822(message_id="<r1@x.example>", sender="A <a@x.example>"))
+    h.deliver(rfc822(message_id="<r2@x.example>", sender="B <b@x.example>"))
+    _run(capsys, "--config", str(path), "run", "--once")
+    first, second = (o.id for o in h.outbox())
+    with h.store.transaction() as s:
+        s.execute(update(OutboxItem).where(OutboxItem.id == first).values(state="uncertain"))
+    code, out, _ = _run(
+        capsys, "--config", str(path), "outbox", "retry", str(first), str(second), "999"
+    )
+    assert code == 0
+    assert f"{first}: queued again (was uncertain)" in out
+    assert f"{second}: sent; only failed or uncertain" in out
+    assert "999: no such outgoing mail" in out
+    assert {o.id: o.state for o in h.outbox()} == {first: "pending", second: "sent"}
+    assert any(e.kind == "delivery-requeued" for e in h.events())
