@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 
 
@@ -27,8 +28,9 @@ class RawMessage:
         if self.received_at.tzinfo is None:
             raise ValueError("RawMessage.received_at must be timezone-aware")
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Hex SHA-256 of the bytes, computed once (a backlog asks for it several times)."""
         return hashlib.sha256(self.data).hexdigest()
 
     @property

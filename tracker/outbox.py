@@ -154,6 +154,29 @@ _CLAIM = (
 )
 
 
+_SET_SENT = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("row_id"))
+    .values(state="sent", sent_at=bindparam("at"), last_error=None)
+)
+_SET_FAILED = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("row_id"))
+    .values(state="failed", last_error=bindparam("error"))
+)
+_SET_RETRY = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("row_id"))
+    .values(state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("retry_at"))
+)
+_ADD_EVENT = insert(Event).values(
+    case_id=bindparam("case_id"),
+    at=bindparam("at"),
+    kind=bindparam("kind"),
+    detail=bindparam("detail"),
+)
+
+
 def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
     return list(
         conn.scalars(
@@ -225,15 +248,15 @@ def _hand_over(sender: Sender, clock: Clock, item: _Claimed, max_attempts: int) 
 
 def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
     item, now, error = result.item, result.at, result.error
-    values: dict[str, object]
+    params: dict[str, object] = {"row_id": item.id, "at": now, "error": error}
     if error is None:
-        values = {"state": "sent", "sent_at": now, "last_error": None}
+        statement = _SET_SENT
         kind = f"{item.kind}-sent"
         detail = f"{item.kind} <{item.message_id}> handed to the relay"
         decisions.info("sent %s <%s>", item.kind, item.message_id)
         report.sent += 1
     elif result.permanent:
-        values = {"state": "failed", "last_error": error}
+        statement = _SET_FAILED
         kind = "delivery-failed"
         detail = (
             f"{item.kind} <{item.message_id}> not delivered after "
@@ -242,16 +265,13 @@ def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
         log.error("outbox %s failed permanently: %s", item.id, error)
         report.failed += 1
     else:
-        values = {
-            "state": "pending",
-            "last_error": error,
-            "next_attempt_at": now + retry_delay(item.attempts),
-        }
+        statement = _SET_RETRY
+        params["retry_at"] = now + retry_delay(item.attempts)
         kind = "delivery-retry"
         detail = (
             f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, will retry: {error}"
         )
         log.warning("outbox %s attempt %d failed: %s", item.id, item.attempts, error)
         report.retried += 1
-    conn.execute(update(OutboxItem).where(OutboxItem.id == item.id).values(**values))
-    conn.execute(insert(Event).values(case_id=item.case_id, at=now, kind=kind, detail=detail))
+    conn.execute(statement, params)
+    conn.execute(_ADD_EVENT, {"case_id": item.case_id, "at": now, "kind": kind, "detail": detail})

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
@@ -79,45 +79,51 @@ class Service:
         if not batch:
             return []
         now = self.clock.now()
-        result: list[Stored] = []
+        known: dict[tuple[str, str], tuple[int, str, str | None]] = {}
         with self.store.transaction() as s:
-            by_mailbox: dict[str, list[RawMessage]] = {}
+            by_mailbox: dict[str, set[str]] = {}
             for raw in batch:
-                by_mailbox.setdefault(raw.mailbox, []).append(raw)
-            known: dict[tuple[str, str], RawMail] = {}
-            for mailbox, raws in by_mailbox.items():
-                hashes = list({r.sha256 for r in raws})
+                by_mailbox.setdefault(raw.mailbox, set()).add(raw.sha256)
+            for mailbox, hash_set in by_mailbox.items():
+                hashes = sorted(hash_set)
                 for i in range(0, len(hashes), 500):
-                    for row in s.scalars(
-                        select(RawMail).where(
+                    rows = s.execute(
+                        select(RawMail.id, RawMail.sha256, RawMail.state, RawMail.outcome).where(
                             RawMail.mailbox == mailbox, RawMail.sha256.in_(hashes[i : i + 500])
                         )
-                    ):
-                        known[(row.mailbox, row.sha256)] = row
+                    )
+                    for row_id, sha, state, outcome in rows:
+                        known[(mailbox, sha)] = (row_id, state, outcome)
+            new: dict[tuple[str, str], RawMessage] = {}
             for raw in batch:
                 key = (raw.mailbox, raw.sha256)
-                found = known.get(key)
-                if found is None:
-                    found = RawMail(
-                        mailbox=raw.mailbox,
-                        external_id=raw.external_id,
-                        sha256=raw.sha256,
-                        size=raw.size,
-                        received_at=raw.received_at,
-                        stored_at=now,
-                        data=raw.data,
-                        state="pending",
-                        attempts=0,
-                        replays=0,
-                    )
-                    s.add(found)
-                    known[key] = found
-                result.append(Stored(raw, 0, found.state == "done", found.outcome))
-            s.flush()
-            result = [
-                Stored(st.raw, known[(st.raw.mailbox, st.raw.sha256)].id, st.done, st.outcome)
-                for st in result
-            ]
+                if key not in known and key not in new:
+                    new[key] = raw
+            if new:
+                ids = s.scalars(
+                    insert(RawMail).returning(RawMail.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "mailbox": r.mailbox,
+                            "external_id": r.external_id,
+                            "sha256": r.sha256,
+                            "size": r.size,
+                            "received_at": r.received_at,
+                            "stored_at": now,
+                            "data": r.data,
+                            "state": "pending",
+                            "attempts": 0,
+                            "replays": 0,
+                        }
+                        for r in new.values()
+                    ],
+                ).all()
+                for key, row_id in zip(new, ids, strict=True):
+                    known[key] = (row_id, "pending", None)
+        result = []
+        for raw in batch:
+            row_id, state, outcome = known[(raw.mailbox, raw.sha256)]
+            result.append(Stored(raw, row_id, state == "done", outcome))
         return result
 
     def mark_acked(self, raw_ids: Sequence[int]) -> None:

@@ -13,11 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +22,11 @@ from tracker.errors import StoreError
 from tracker.model import MailboxState
 
 log = logging.getLogger(__name__)
+
+#: The newest migration in ``tracker/migrations/versions``. Checking it with one
+#: query lets a daemon whose database is current start without importing
+#: Alembic at all (a test keeps the constant equal to Alembic's head).
+SCHEMA_REVISION = "0001"
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -75,7 +76,9 @@ class Store:
 
     # -- migrations -------------------------------------------------------
 
-    def _alembic_config(self) -> AlembicConfig:
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", "tracker:migrations")
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
@@ -83,24 +86,31 @@ class Store:
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        from alembic.script import ScriptDirectory
+
+        head: str | None = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        return head
 
     def upgrade(self) -> bool:
         """Apply pending migrations; returns True if anything was applied."""
         try:
             before = self.current_revision()
-            if before == self.head_revision():
+            if before == SCHEMA_REVISION:
                 return False
+            from alembic import command
+
             cfg = self._alembic_config()
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except OperationalError as exc:
             raise StoreError(f"cannot migrate database {self.safe_url}: {exc.orig}") from exc
-        log.info("database migrated from %s to %s", before or "empty", self.head_revision())
+        log.info("database migrated from %s to %s", before or "empty", SCHEMA_REVISION)
         return True
 
     @property

@@ -87,3 +87,9 @@ def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
     with store.transaction() as s:
         assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     store.dispose()
+
+
+def test_schema_revision_constant_is_alembic_head(sqlite_url: str) -> None:
+    from tracker.store import SCHEMA_REVISION
+
+    assert Store(sqlite_url).head_revision() == SCHEMA_REVISION

@@ -112,7 +112,7 @@ class FileSender:
                 raise TemporaryDeliveryError(
                     f"cannot write to {self.directory}: {exc.strerror or exc}"
                 ) from exc
-        log.info("file %s: %s written as %s", self.directory, message_id, path.name)
+        log.debug("file %s: %s written as %s", self.directory, message_id, path.name)
 
     def close(self) -> None:
         """Nothing to release; present to keep the Sender protocol."""

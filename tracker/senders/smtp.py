@@ -205,7 +205,7 @@ class SmtpSender:
                 ", ".join(f"{addr} ({code})" for addr, (code, _) in sorted(refused.items())),
             )
         else:
-            log.info(
+            log.debug(
                 "smtp %s: %s accepted for %d recipient(s)",
                 self._where,
                 message_id,
