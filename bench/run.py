@@ -729,7 +729,7 @@ def run_latency(
             imap_port=server.port,
             smtp_port=sink.port,
             password=server.password,
-            batch_size=500,
+            batch_size=200,
         )
         pushes = measure_idle_push(server)
         err_file = work / "stderr.txt"
@@ -957,7 +957,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=5000, help="backlog size (default 5000)")
     p.add_argument("--latency", type=int, default=100, help="timed escalations (default 100)")
     p.add_argument("--spacing", type=float, default=0.2, help="seconds between APPENDs")
-    p.add_argument("--batch-size", type=int, default=500, help="mailbox batch_size")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=200,
+        help="mailbox batch_size (default: the daemon's own, 200)",
+    )
     p.add_argument("--seed", type=int, default=20260316, help="corpus seed")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="results folder")
     p.add_argument("--profile", action="store_true", help="also profile a backlog run")
