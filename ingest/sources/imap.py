@@ -63,6 +63,7 @@ from ingest.errors import (
 )
 from ingest.raw import RawMessage
 from ingest.sources.base import Disposition, SourceState
+from ingest.tls import verifying_context
 
 log = logging.getLogger(__name__)
 
@@ -329,11 +330,7 @@ class ImapSource:
 
     def _ssl_context(self) -> ssl.SSLContext:
         """A verifying context: chain and host name checked, TLS 1.2 minimum."""
-        context = ssl.create_default_context(
-            cafile=str(self.ca_file) if self.ca_file is not None else None
-        )
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        return context
+        return verifying_context(self.ca_file)
 
     def _connect(self) -> IMAPClient:
         """Return the live connection, logging in first if there is none."""

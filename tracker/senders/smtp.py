@@ -43,6 +43,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
+from ingest.tls import verifying_context
 from tracker.config import TlsMode
 from tracker.errors import (
     ConfigError,
@@ -84,23 +85,13 @@ def _warn_clear_text_once(where: str) -> None:
 
 
 def make_tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
-    """A client context that verifies the relay: chain, host name, TLS >= 1.2.
-
-    ``ca_file`` replaces the system trust store (a private relay CA). RFC 8314
-    §4.1 asks for TLS 1.2 or later; ``create_default_context`` already sets
-    ``CERT_REQUIRED`` and ``check_hostname``, we state them again so that a
-    future change of defaults cannot silently weaken us.
-    """
+    """:func:`ingest.tls.verifying_context`, with a bad ``ca_file`` as a configuration error."""
     try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        return verifying_context(ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             f"outgoing.ca_file {ca_file}: cannot load CA certificates: {exc}"
         ) from exc
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 class SmtpSender:
