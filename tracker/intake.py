@@ -73,6 +73,8 @@ class Work:
     received_at: datetime
     email: ParsedEmail | None
     parse_error: str | None
+    #: Traceback summary of a parser crash, kept with the quarantined message.
+    parse_trace: str | None = None
 
 
 @dataclass
@@ -111,6 +113,8 @@ class BatchView:
         self.by_hash: dict[str, CaseRef | None] = {}
         self.by_ref: dict[str, CaseRef] = {}
         self.auto_counts: dict[str, int] = {}
+        #: Reference sequences this batch has locked, by (prefix, year).
+        self.sequences: dict[tuple[str, int], RefSequence] = {}
         self._next_key = -1
         emails = [w.email for w in work if w.email is not None]
 
@@ -238,7 +242,6 @@ class Intake:
             )
         }
         view = BatchView(s, work, self.prefixes, now - timedelta(hours=1))
-        self._seq: dict[tuple[str, int], RefSequence] = {}
         outcomes: list[Outcome] = []
         plans: list[Plan] = []
         decided: dict[int, Outcome] = {}
@@ -254,11 +257,13 @@ class Intake:
             try:
                 plan = self._decide(s, w, view, now)
             except Exception as exc:  # a bug deciding one message must not stop the batch
-                log.exception("deciding raw message %s failed; quarantined", w.raw_id)
-                summary = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
-                plan = self._quarantine(
-                    w, f"processing failed: {type(exc).__name__}: {exc}", now, summary
+                # The exception's text may quote the message, so it goes to the
+                # database (raw_mail.error) for review, never to the log.
+                log.error(
+                    "deciding raw message %s failed (%s); quarantined", w.raw_id, type(exc).__name__
                 )
+                summary = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
+                plan = self._quarantine(w, f"processing failed: {type(exc).__name__}", now, summary)
             view.merge(plan)
             plans.append(plan)
             outcomes.append(plan.outcome)
@@ -295,7 +300,7 @@ class Intake:
     def _decide(self, s: Session, w: Work, view: BatchView, now: datetime) -> Plan:
         email = w.email
         if email is None:
-            return self._quarantine(w, w.parse_error or "unparseable", now)
+            return self._quarantine(w, w.parse_error or "unparseable", now, w.parse_trace)
         mid = email.message_id
         mid_text = f"<{mid}>" if mid else "(no Message-ID)"
 
@@ -386,10 +391,10 @@ class Intake:
         else:
             plan.seen_hash = (email.content_hash, case)
 
-    def _next_reference(self, s: Session, prefix: str, year: int) -> str:
+    def _next_reference(self, s: Session, view: BatchView, prefix: str, year: int) -> str:
         """Issue the next number for ``prefix``/``year`` (row-locked until commit)."""
         key = (prefix, year)
-        if key not in self._seq:
+        if key not in view.sequences:
             seq = s.scalars(
                 select(RefSequence)
                 .where(RefSequence.prefix == prefix, RefSequence.year == year)
@@ -398,8 +403,8 @@ class Intake:
             if seq is None:
                 seq = RefSequence(prefix=prefix, year=year, last=0)
                 s.add(seq)
-            self._seq[key] = seq
-        seq = self._seq[key]
+            view.sequences[key] = seq
+        seq = view.sequences[key]
         seq.last += 1
         return format_reference(prefix, year, seq.last)
 
@@ -419,7 +424,7 @@ class Intake:
             raise LookupError(f"mailbox {w.mailbox!r} is no longer configured")
         partnership = self.config.partnerships[mailbox.partnership]
         year = w.received_at.astimezone(LONDON).year
-        reference = self._next_reference(s, partnership.prefix, year)
+        reference = self._next_reference(s, view, partnership.prefix, year)
         row = {
             "reference": reference,
             "partnership": mailbox.partnership,

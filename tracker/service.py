@@ -10,6 +10,7 @@ whose processing has stopped the daemon before is tried alone, and after
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,7 +49,7 @@ class Stored:
 
 
 @dataclass(frozen=True)
-class _Work:
+class _Unparsed:
     raw_id: int
     mailbox: str
     received_at: datetime
@@ -140,7 +141,7 @@ class Service:
     def process_stored(self, stored: Sequence[Stored]) -> list[Outcome]:
         """Process the not-yet-done messages of a batch just committed."""
         work = [
-            _Work(st.raw_id, st.raw.mailbox, st.raw.received_at, st.raw.data)
+            _Unparsed(st.raw_id, st.raw.mailbox, st.raw.received_at, st.raw.data)
             for st in stored
             if not st.done
         ]
@@ -156,10 +157,10 @@ class Service:
                 .order_by(RawMail.id)
                 .limit(limit)
             ).all()
-            work = [_Work(r.id, r.mailbox, r.received_at, r.data) for r in rows]
+            work = [_Unparsed(r.id, r.mailbox, r.received_at, r.data) for r in rows]
         return self._process(work)
 
-    def _process(self, work: Sequence[_Work]) -> list[Outcome]:
+    def _process(self, work: Sequence[_Unparsed]) -> list[Outcome]:
         if not work:
             return []
         with self.store.transaction() as s:
@@ -185,7 +186,7 @@ class Service:
             outcomes += self._run_batch(fresh)
         return outcomes
 
-    def _count_attempt(self, work: Sequence[_Work]) -> None:
+    def _count_attempt(self, work: Sequence[_Unparsed]) -> None:
         """Commit the attempt before trying: if processing kills the process, the next
         start knows, and stops feeding the same poison after ``max_processing_attempts``."""
         with self.store.transaction() as s:
@@ -195,7 +196,7 @@ class Service:
                 .values(attempts=RawMail.attempts + 1)
             )
 
-    def _give_up(self, w: _Work, attempts: int) -> Outcome:
+    def _give_up(self, w: _Unparsed, attempts: int) -> Outcome:
         reason = f"processing stopped the daemon {attempts} times; not tried again"
         now = self.clock.now()
         with self.store.transaction() as s:
@@ -217,7 +218,7 @@ class Service:
             )
         return Outcome(w.raw_id, "quarantined", reason)
 
-    def _run_batch(self, work: Sequence[_Work]) -> list[Outcome]:
+    def _run_batch(self, work: Sequence[_Unparsed]) -> list[Outcome]:
         parsed: list[Work] = []
         for w in work:
             try:
@@ -227,15 +228,9 @@ class Service:
                     Work(w.raw_id, w.mailbox, w.received_at, None, f"cannot parse: {exc}")
                 )
             except Exception as exc:  # a parser bug must not lose the message
-                parsed.append(
-                    Work(
-                        w.raw_id,
-                        w.mailbox,
-                        w.received_at,
-                        None,
-                        f"parser failed: {type(exc).__name__}: {exc}",
-                    )
-                )
+                trace = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
+                reason = f"parser failed: {type(exc).__name__}"
+                parsed.append(Work(w.raw_id, w.mailbox, w.received_at, None, reason, trace))
         for attempt in range(3):
             try:
                 with self.store.transaction() as s:

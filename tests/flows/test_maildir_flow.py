@@ -326,3 +326,33 @@ def test_no_child_identifiers_in_logs_or_subjects(
             assert secret not in event.detail
         for raw in h.raws():
             assert secret not in (raw.reason or "")
+
+
+def test_a_bug_on_one_message_quarantines_only_that_message(
+    h_sqlite: Harness,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import tracker.intake
+
+    real = tracker.intake.classify
+
+    def flaky(email, policy):  # type: ignore[no-untyped-def]
+        if "boom" in email.subject:
+            raise ValueError(f"cannot handle {CHILD_NAME}")
+        return real(email, policy)
+
+    monkeypatch.setattr(tracker.intake, "classify", flaky)
+    h = h_sqlite
+    h.deliver(rfc822(message_id="<ok1@x.example>", sender="A <a@x.example>"))
+    h.deliver(rfc822(message_id="<bad@x.example>", subject="boom", sender="B <b@x.example>"))
+    h.deliver(rfc822(message_id="<ok2@x.example>", sender="C <c@x.example>"))
+    with caplog.at_level(logging.DEBUG):
+        report = h.run()
+    assert report.outcomes["case"] == 2 and report.outcomes["quarantined"] == 1
+    [bad] = [r for r in h.raws() if r.outcome == "quarantined"]
+    assert bad.reason == "processing failed: ValueError"
+    assert "ValueError" in (bad.error or "") and CHILD_NAME in (bad.error or "")
+    assert CHILD_NAME not in caplog.text
+    assert len(smtp_sink.wait_for(2)) == 2
