@@ -112,6 +112,17 @@ def _install_signals(daemon: Any) -> None:
     signal.signal(signal.SIGINT, stop)
 
 
+def _program() -> str:
+    """How the user can run us again: ``.venv/bin/tracker`` after ``make demo``."""
+    path = Path(sys.argv[0])
+    if path.name == "tracker" and path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return "tracker"
+
+
 def _describe(mailbox: str, o: Outcome) -> str:
     if o.outcome == "case":
         ack = "acknowledgement queued" if o.acknowledged else "no acknowledgement"
@@ -157,7 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _out(f"Acknowledgements written to {config.outgoing.directory}:")
         for message_id in _sent_ids(store, limit=report.sent):
             _out(f"  {sender.path_for(message_id)}")
-    _out("Try: tracker cases list, tracker cases show <REF>, tracker quarantine list")
+    prog = _program()
+    _out(f"Try: {prog} cases list, {prog} cases show SSCP-2026-0001, {prog} quarantine list")
     if args.once:
         return 0
     _out("")
