@@ -73,6 +73,6 @@ def test_every_corpus_message_ends_somewhere(
         + f"; {len(h.outbox())} acknowledgements"
     )
     report(
-        "  not opening a case, by reason: "
+        "  ignored or quarantined, by reason: "
         + ", ".join(f"{n} {why}" for why, n in reasons.most_common(8))
     )
