@@ -6,9 +6,10 @@ Splitting the header block and unfolding is the stdlib ``email`` parser's job
 
 from __future__ import annotations
 
-import binascii
 import re
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.header import decode_header
 from email.utils import getaddresses, parsedate_to_datetime
 
 from ingest.parse.body import decode_bytes
@@ -53,59 +54,38 @@ def decode_8bit(value: str) -> tuple[str, bool]:
 # ---------------------------------------------------------------------------
 # RFC 2047 encoded words
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
-_ONLY_SPACE = re.compile(r"[ \t\r\n]*")
-
-
-def _decode_word_bytes(encoding: str, payload: str) -> bytes:
-    """Bytes of one encoded word's payload; padding and bad characters are forgiven."""
-    raw = payload.encode("ascii", "replace")
-    if encoding in "qQ":
-        return binascii.a2b_qp(raw, header=True)
-    raw = raw.rstrip(b"=")
-    raw = raw[: len(raw) - len(raw) % 4] if len(raw) % 4 == 1 else raw
-    try:
-        return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4))
-    except binascii.Error:
-        return b""
-
 
 def decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words in ``value``; never raises.
+    """Decode RFC 2047 encoded words in ``value`` with the stdlib; never raises.
 
-    Whitespace between adjacent encoded words is dropped as the RFC says, and
-    adjacent words in the same charset are joined before decoding because
-    some mailers split a multi-byte character across two words. Encoded words
-    inside quoted strings or glued to other text are decoded too, since
-    Outlook and webmail clients produce them.
+    ``email.header.decode_header`` drops whitespace between adjacent encoded
+    words, joins adjacent words in one charset before decoding (some mailers
+    split a multi-byte character across two words) and finds words glued to
+    other text or inside quoted strings, as Outlook and webmail write them.
+    The charset of each run is read tolerantly (:func:`decode_bytes`); a
+    value the stdlib cannot decode at all (base64 one character too long) is
+    kept as sent.
     """
     if "=?" not in value:
         return value
+    try:
+        chunks = decode_header(value)
+    except (HeaderParseError, ValueError, LookupError):
+        return value
     out: list[str] = []
-    pos = 0
-    pending: bytes = b""
-    pending_charset = ""
-
-    def flush() -> None:
-        nonlocal pending, pending_charset
-        if pending_charset:
-            out.append(decode_bytes(pending, pending_charset)[0])
-        pending, pending_charset = b"", ""
-
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[pos : match.start()]
-        if between and not (pending_charset and _ONLY_SPACE.fullmatch(between)):
-            flush()
-            out.append(between)
-        charset = match.group(1).partition("*")[0].lower()
-        data = _decode_word_bytes(match.group(2), match.group(3))
-        if charset != pending_charset:
-            flush()
-            pending_charset = charset
-        pending += data
-        pos = match.end()
-    flush()
-    out.append(value[pos:])
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            out.append(chunk)
+        elif charset is None:
+            # decode_header hands back text between encoded words as
+            # raw-unicode-escape bytes.
+            try:
+                out.append(chunk.decode("raw-unicode-escape"))
+            except UnicodeDecodeError:
+                out.append(chunk.decode("latin-1"))
+        else:
+            # An RFC 2231 language suffix ("utf-8*en") is not part of the charset.
+            out.append(decode_bytes(chunk, charset.partition("*")[0])[0])
     return "".join(out)
 
 
