@@ -39,7 +39,9 @@ _BLANK_LINE = re.compile(rb"\n\r?\n")
 _SPACE_BEFORE_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
 # A parameter line that lost its folding indent under a Content-Type or
 # Content-Disposition ending in ";" ("boundary=..." on a line of its own), as
-# some gateways write it, in any part.
+# some gateways write it, in any part. The hint is searched first because it
+# starts with a literal and skips base64 at C speed.
+_UNINDENTED_HINT = re.compile(rb";[ \t]*\r?\n[\w.-]+\*?[\d*]*[ \t]*=")
 _UNINDENTED_PARAM = re.compile(
     rb"^content-(?:type|disposition)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*;[ \t]*\r?\n"
     rb"(?=[\w.-]+\*?[\d*]*[ \t]*=)",
@@ -90,7 +92,7 @@ def _repair_headers(data: bytes, defects: list[str]) -> bytes:
         fixed = _SPACE_BEFORE_COLON.sub(rb"\1:", data[:end])
         defects.append("message: blanks before a header's colon removed")
         data = fixed + data[end:]
-    if b"=" in data and _UNINDENTED_PARAM.search(data):
+    if _UNINDENTED_HINT.search(data) and _UNINDENTED_PARAM.search(data):
         count = 0
         while True:
             data, n = _UNINDENTED_PARAM.subn(lambda m: m.group(0) + b"\t", data)

@@ -22,6 +22,7 @@ from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import Compat32
 from email.utils import collapse_rfc2231_value
+from typing import NamedTuple
 
 from ingest.parse.body import decode_bytes, html_to_text
 from ingest.parse.headers import decode_8bit, decode_words, unfold
@@ -108,33 +109,37 @@ def filename(part: Message) -> str | None:
     return None
 
 
-def _disposition(part: Message) -> str:
-    return (part.get_content_disposition() or "").strip()
+class _Leaf(NamedTuple):
+    """What one leaf part is, read once."""
+
+    content_type: str
+    filename: str | None
+    body_kind: str | None
+    """"plain" or "html" for the message's body text, ``None`` for an attachment."""
+    inline: bool
+    """True if shown in the body (inline image, logo) rather than attached."""
 
 
-def is_body_text(part: Message) -> bool:
-    """True for text/plain and text/html leaves that are the message's body, not a file.
+def _read_leaf(part: Message) -> _Leaf:
+    """Classify a leaf: body text or attachment, and how it is shown.
 
-    An explicit "inline" disposition wins over a file name (mail clients
-    show such parts in the body); without a disposition a name means a file.
+    text/plain and text/html are body text unless they are files: an
+    explicit "inline" disposition wins over a file name (mail clients show
+    such parts in the body); without a disposition a name means a file.
     """
     ctype = content_type(part)
-    if _children(part) or ctype.partition("/")[2] not in _BODY_SUBTYPES:
-        return False
-    if not ctype.startswith("text/"):
-        return False
-    disposition = _disposition(part)
-    if disposition == "inline":
-        return True
-    return disposition != "attachment" and filename(part) is None
-
-
-def is_inline(part: Message) -> bool:
-    """True if the part is shown in the body (inline image, logo) rather than attached."""
-    disposition = _disposition(part)
-    if disposition:
-        return disposition == "inline"
-    return part.get("content-id") is not None
+    name = filename(part)
+    disposition = (part.get_content_disposition() or "").strip()
+    kind: str | None = None
+    maintype, _, subtype = ctype.partition("/")
+    if (
+        maintype == "text"
+        and subtype in _BODY_SUBTYPES
+        and (disposition == "inline" or (disposition != "attachment" and name is None))
+    ):
+        kind = subtype
+    inline = disposition == "inline" if disposition else part.get("content-id") is not None
+    return _Leaf(ctype, name, kind, inline)
 
 
 class MessageReader:
@@ -149,11 +154,19 @@ class MessageReader:
         self.defects = defects
         self._linesep = linesep
         self._payloads: dict[int, bytes] = {}
+        self._leaves: dict[int, _Leaf] = {}
         self._where: dict[int, str] = {id(root): "message"}
         for part in root.walk():
             where = self._where.setdefault(id(part), content_type(part))
             for defect in part.defects:
                 defects.append(f"{where}: {type(defect).__name__}")
+
+    def leaf(self, part: Message) -> _Leaf:
+        """What the leaf ``part`` is (cached)."""
+        found = self._leaves.get(id(part))
+        if found is None:
+            found = self._leaves[id(part)] = _read_leaf(part)
+        return found
 
     def payload(self, part: Message) -> bytes:
         """The body with its Content-Transfer-Encoding undone; bad encodings give best effort."""
@@ -218,19 +231,20 @@ class MessageReader:
 
     def _leaf_text(self, part: Message) -> tuple[str, str] | None:
         """The decoded text of a body leaf as ("plain" | "html", text), or ``None``."""
-        if not is_body_text(part):
+        leaf = self.leaf(part)
+        if leaf.body_kind is None:
             return None
         data = self.payload(part)
         charset = part.get_param("charset")
         label = collapse_rfc2231_value(charset) if charset else None
-        html = content_type(part) == "text/html"
+        html = leaf.body_kind == "html"
         if html and not label:
             match = _META_CHARSET.search(data, 0, 4096)
             if match:
                 label = match.group(1).decode("ascii", "replace")
         text, note = decode_bytes(data, label)
         if note:
-            self.defects.append(f"body {content_type(part)}: {note}")
+            self.defects.append(f"body {leaf.content_type}: {note}")
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return ("html" if html else "plain", text)
@@ -242,7 +256,7 @@ class MessageReader:
             found = self._leaf_text(part)
             return [found] if found else []
         if part.get_content_subtype() == "alternative":
-            branches = [_kinds(child) for child in children]
+            branches = [self._kinds(child) for child in children]
             # Prefer the first branch that has plain text; otherwise the first
             # with any text, which will be HTML converted. Some mailers send an
             # empty text/plain beside the real HTML, so a blank choice falls
@@ -270,21 +284,26 @@ class MessageReader:
         files the sender attached on purpose.
         """
         found: list[AttachmentInfo] = []
-        for leaf in _leaves(self.root):
-            if is_body_text(leaf):
+        for part in _leaves(self.root):
+            leaf = self.leaf(part)
+            if leaf.body_kind is not None:
                 continue
-            data = self.payload(leaf)
+            data = self.payload(part)
             found.append(
                 AttachmentInfo(
-                    filename=filename(leaf),
-                    content_type=content_type(leaf),
+                    filename=leaf.filename,
+                    content_type=leaf.content_type,
                     size=len(data),
                     sha256=hashlib.sha256(data).hexdigest(),
                     data=data,
-                    inline=is_inline(leaf),
+                    inline=leaf.inline,
                 )
             )
         return tuple(found)
+
+    def _kinds(self, part: Message) -> set[str]:
+        """Which kinds of body text ``part`` would yield, without decoding anything."""
+        return {kind for leaf in _leaves(part) if (kind := self.leaf(leaf).body_kind) is not None}
 
 
 def _without_headers(data: bytes, part: Message, linesep: str) -> bytes:
@@ -310,15 +329,6 @@ def _base64_without_last_character(encoded: bytes) -> bytes:
         return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
     except binascii.Error:
         return encoded
-
-
-def _kinds(part: Message) -> set[str]:
-    """Which kinds of body text ``part`` would yield, without decoding anything."""
-    kinds: set[str] = set()
-    for leaf in _leaves(part):
-        if is_body_text(leaf):
-            kinds.add("html" if content_type(leaf) == "text/html" else "plain")
-    return kinds
 
 
 def _leaves(part: Message) -> list[Message]:
