@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import io
 import re
-from email.errors import InvalidBase64LengthDefect
+from email.errors import InvalidBase64LengthDefect, MessageDefect
 from email.generator import BytesGenerator
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
@@ -105,7 +105,6 @@ def filename(part: Message) -> str | None:
         name = decode_words(name.strip().strip('"')).strip()
         if name:
             return name
-        return None
     return None
 
 
@@ -155,11 +154,14 @@ class MessageReader:
         self._linesep = linesep
         self._payloads: dict[int, bytes] = {}
         self._leaves: dict[int, _Leaf] = {}
-        self._where: dict[int, str] = {id(root): "message"}
         for part in root.walk():
-            where = self._where.setdefault(id(part), content_type(part))
-            for defect in part.defects:
-                defects.append(f"{where}: {type(defect).__name__}")
+            self._note_defects(part, part.defects)
+
+    def _note_defects(self, part: Message, found: list[MessageDefect]) -> None:
+        """Record the stdlib's defects by class name, with where they were found."""
+        where = "message" if part is self.root else content_type(part)
+        for defect in found:
+            self.defects.append(f"{where}: {type(defect).__name__}")
 
     def leaf(self, part: Message) -> _Leaf:
         """What the leaf ``part`` is (cached)."""
@@ -180,11 +182,9 @@ class MessageReader:
             before = len(part.defects)
             decoded = part.get_payload(decode=True)
             data = decoded if isinstance(decoded, bytes) else b""
-            where = self._where.get(key) or content_type(part)
-            for defect in part.defects[before:]:
-                self.defects.append(f"{where}: {type(defect).__name__}")
-                if isinstance(defect, InvalidBase64LengthDefect):
-                    data = _base64_without_last_character(data)
+            self._note_defects(part, part.defects[before:])
+            if any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects[before:]):
+                data = _base64_without_last_character(data)
         self._payloads[key] = data
         return data
 
