@@ -47,6 +47,7 @@ _UNINDENTED_PARAM = re.compile(
     rb"(?=[\w.-]+\*?[\d*]*[ \t]*=)",
     re.MULTILINE | re.IGNORECASE,
 )
+_MAX_REPAIR_PASSES = 10
 _MAX_DEFECTS = 50
 _MAX_DEFECTS_PER_KIND = 5
 
@@ -94,7 +95,8 @@ def _repair_headers(data: bytes, defects: list[str]) -> bytes:
         data = fixed + data[end:]
     if _UNINDENTED_HINT.search(data) and _UNINDENTED_PARAM.search(data):
         count = 0
-        while True:
+        # One pass per parameter line in a run; capped against hostile input.
+        for _ in range(_MAX_REPAIR_PASSES):
             data, n = _UNINDENTED_PARAM.subn(lambda m: m.group(0) + b"\t", data)
             count += n
             if not n:
