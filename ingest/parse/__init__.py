@@ -14,16 +14,18 @@ import hashlib
 import re
 
 from ingest.errors import ParseError
-from ingest.parse.attachments import collect_attachments, parse_entity
-from ingest.parse.body import body_text, decode_bytes, split_quoted
+from ingest.parse.body import decode_bytes, split_quoted
 from ingest.parse.headers import (
+    decode_8bit,
     decode_words,
     parse_addresses,
     parse_date,
     parse_message_id,
     parse_message_id_list,
     parse_return_path,
+    unfold,
 )
+from ingest.parse.mime import MessageReader, content_type, parse_bytes
 from ingest.parse.subject import decode_subject, strip_prefixes
 from ingest.parse.types import Address, AttachmentInfo, ParsedEmail
 
@@ -32,7 +34,22 @@ __all__ = ["Address", "AttachmentInfo", "ParsedEmail", "parse"]
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _LEADING_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:|From ")
 _ANGLE = re.compile(r"<([^<>]*)>")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+# Obsolete syntax (RFC 5322 section 4.5.8) the stdlib does not read: blanks before the colon.
+_SPACE_BEFORE_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+# A parameter line that lost its folding indent under a Content-Type or
+# Content-Disposition ending in ";" ("boundary=..." on a line of its own), as
+# some gateways write it, in any part. The hint is searched first because it
+# starts with a literal and skips base64 at C speed.
+_UNINDENTED_HINT = re.compile(rb";[ \t]*\r?\n[\w.-]+\*?[\d*]*[ \t]*=")
+_UNINDENTED_PARAM = re.compile(
+    rb"^content-(?:type|disposition)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*;[ \t]*\r?\n"
+    rb"(?=[\w.-]+\*?[\d*]*[ \t]*=)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_MAX_REPAIR_PASSES = 10
 _MAX_DEFECTS = 50
+_MAX_DEFECTS_PER_KIND = 5
 
 
 def parse(data: bytes) -> ParsedEmail:
@@ -63,6 +80,31 @@ def _normalise_line_endings(data: bytes, defects: list[str]) -> bytes:
     return _LONE_CR.sub(b"\n", data)
 
 
+def _repair_headers(data: bytes, defects: list[str]) -> bytes:
+    """Rewrite two header mistakes mail clients forgive and the stdlib parser does not.
+
+    Blanks before a colon in the message's header block would end the headers
+    there; a parameter line without its folding indent would end a part's
+    headers and lose its boundary or file name.
+    """
+    blank = _BLANK_LINE.search(data)
+    end = blank.start() + 1 if blank else len(data)
+    if _SPACE_BEFORE_COLON.search(data, 0, end):
+        fixed = _SPACE_BEFORE_COLON.sub(rb"\1:", data[:end])
+        defects.append("message: blanks before a header's colon removed")
+        data = fixed + data[end:]
+    if _UNINDENTED_HINT.search(data) and _UNINDENTED_PARAM.search(data):
+        count = 0
+        # One pass per parameter line in a run; capped against hostile input.
+        for _ in range(_MAX_REPAIR_PASSES):
+            data, n = _UNINDENTED_PARAM.subn(lambda m: m.group(0) + b"\t", data)
+            count += n
+            if not n:
+                break
+        defects.append(f"{count} unindented parameter line(s) joined to their header")
+    return data
+
+
 def _parse(data: bytes) -> ParsedEmail:
     defects: list[str] = []
     data = _normalise_line_endings(data, defects)
@@ -71,8 +113,24 @@ def _parse(data: bytes) -> ParsedEmail:
         defects.append("blank lines before the headers skipped")
         data = stripped
 
-    root = parse_entity(data, 0, len(data), defects)
-    raw_headers = root.headers
+    data = _repair_headers(data, defects)
+
+    root = parse_bytes(data, defects)
+    if root.get_unixfrom() is not None:
+        defects.append("message: mbox 'From ' line before the headers skipped")
+    raw_headers: list[tuple[str, str]] = []
+    cp1252 = 0
+    for name, value in root.raw_items():
+        text, guessed = decode_8bit(unfold(value))
+        if guessed:
+            cp1252 += 1
+            if cp1252 <= _MAX_DEFECTS_PER_KIND:
+                defects.append(
+                    f"message: 8-bit bytes in header {name.lower()!r} read as windows-1252"
+                )
+        raw_headers.append((name.lower(), text))
+    linesep = "\r\n" if data.find(b"\r\n", 0, 4096) >= 0 else "\n"
+    reader = MessageReader(root, defects, linesep)
 
     def first(name: str) -> str | None:
         for key, value in raw_headers:
@@ -87,8 +145,8 @@ def _parse(data: bytes) -> ParsedEmail:
     from_ = next((a for a in senders if "@" in a.addr), senders[0] if senders else None)
     subject = decode_subject(first("subject"))
     message_id = parse_message_id(first("message-id"))
-    text = body_text(root, defects)
-    attachments = collect_attachments(root, defects)
+    text = reader.body_text()
+    attachments = reader.attachments()
     date_value = first("date")
 
     delivered: dict[str, None] = {}
@@ -114,7 +172,7 @@ def _parse(data: bytes) -> ParsedEmail:
         delivered_to=tuple(delivered),
         return_path=parse_return_path(first("return-path")),
         date=parse_date(date_value),
-        content_type=root.content_type,
+        content_type=content_type(root),
         headers=tuple(
             (key, decode_words(value) if "=?" in value else value) for key, value in raw_headers
         ),

@@ -12,12 +12,8 @@ from __future__ import annotations
 import codecs
 import re
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ingest.parse.attachments import Part
-
-__all__ = ["body_text", "decode_bytes", "html_to_text", "split_quoted"]
+__all__ = ["decode_bytes", "html_to_text", "split_quoted"]
 
 # Labels that in practice mean "some 8-bit Western text": browsers decode all
 # of them as windows-1252 (WHATWG Encoding Standard), and so do we, after first
@@ -202,7 +198,6 @@ _BAD_MARKED_SECTION = re.compile(
 )
 _TAG_FALLBACK = re.compile(r"<!--.*?-->|<(style|script|head)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
 _MANY_BLANKS = re.compile(r"\n{3,}")
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([-\w.:]+)""", re.I)
 
 # Outlook's plain-text rendering of <hr>; split_quoted treats it as a separator.
 _HR_LINE = "_" * 32
@@ -329,73 +324,6 @@ def html_to_text(html: str) -> str:
         text = "\n".join(_WS_RUN.sub(" ", line).strip() for line in text.splitlines())
     text = text.replace("\u00a0", " ")
     return _MANY_BLANKS.sub("\n\n", text).strip("\n")
-
-
-# ---------------------------------------------------------------------------
-# Choosing the body
-
-
-def _leaf_text(part: Part, defects: list[str]) -> tuple[str, str] | None:
-    """The decoded text of a body leaf as ("plain" | "html", text), or ``None``."""
-    if not part.is_body_text:
-        return None
-    payload = part.payload(defects)
-    charset = part.params.get("charset")
-    if part.subtype == "html" and not charset:
-        match = _META_CHARSET.search(payload, 0, 4096)
-        if match:
-            charset = match.group(1).decode("ascii", "replace")
-    text, note = decode_bytes(payload, charset)
-    if note:
-        defects.append(f"body {part.content_type}: {note}")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return ("html" if part.subtype == "html" else "plain", text)
-
-
-def _texts(part: Part, defects: list[str]) -> list[tuple[str, str]]:
-    """The body pieces of ``part`` in reading order, choosing one branch of each alternative."""
-    if not part.children:
-        found = _leaf_text(part, defects)
-        return [found] if found else []
-    if part.subtype == "alternative":
-        branches = [_texts_lazy(child) for child in part.children]
-        # Prefer the first branch that has plain text; otherwise the first
-        # with any text, which will be HTML converted below. Some mailers
-        # send an empty text/plain beside the real HTML, so a blank choice
-        # falls through to the next kind.
-        for wanted in ("plain", "html"):
-            for child, kinds in zip(part.children, branches, strict=True):
-                if wanted in kinds:
-                    chosen = _texts(child, defects)
-                    if any(text.strip() for _, text in chosen):
-                        return chosen
-                    break
-        return []
-    pieces: list[tuple[str, str]] = []
-    for child in part.children:
-        pieces.extend(_texts(child, defects))
-    return pieces
-
-
-def _texts_lazy(part: Part) -> set[str]:
-    """Which kinds of body text ``part`` would yield, without decoding anything."""
-    if not part.children:
-        if part.is_body_text:
-            return {"html" if part.subtype == "html" else "plain"}
-        return set()
-    kinds: set[str] = set()
-    for child in part.children:
-        kinds |= _texts_lazy(child)
-    return kinds
-
-
-def body_text(root: Part, defects: list[str]) -> str:
-    """The readable text of a message: text/plain preferred, HTML converted only when alone."""
-    pieces = []
-    for kind, text in _texts(root, defects):
-        pieces.append(html_to_text(text) if kind == "html" else text)
-    return "\n\n".join(piece.strip("\n") for piece in pieces if piece.strip())
 
 
 # ---------------------------------------------------------------------------

@@ -45,3 +45,10 @@ def test_decode_subject_with_split_multibyte_character_and_unknown_charset() -> 
     assert decode_subject("=?utf-8?B?Y2Fmww==?= =?utf-8?B?qQ==?=") == "café"
     assert decode_subject("=?x-unknown?q?caf=E9?=") == "café"
     assert decode_subject(None) == ""
+
+
+def test_decode_subject_beside_backslashes_and_with_a_language_suffix() -> None:
+    # decode_header hands back plain text as raw-unicode-escape bytes; a
+    # Windows path in it must survive, and "utf-8*en" is read as utf-8.
+    assert decode_subject(r"C:\users\new =?utf-8?q?caf=C3=A9?=") == r"C:\users\new café"
+    assert decode_subject("=?utf-8*en?q?caf=C3=A9?= ő") == "café ő"
