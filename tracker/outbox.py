@@ -1,7 +1,8 @@
 """The transactional outbox: mail is queued with the case change, delivered afterwards.
 
-Queuing happens inside the caller's transaction (:func:`enqueue`), so a case
-and its acknowledgement exist together or not at all. Delivery
+Rows are written in the same transaction as the case change that causes
+them (:mod:`tracker.intake`), so a case and its acknowledgement exist
+together or not at all. Delivery
 (:func:`deliver_pending`) claims one row at a time: the row is committed as
 ``sending`` *before* the hand-over and as ``sent`` after it. If the process
 dies in between, nobody knows whether the relay took the mail, so the row is
@@ -17,9 +18,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from tracker.clock import Clock
 from tracker.errors import PermanentDeliveryError, TemporaryDeliveryError
@@ -32,57 +32,6 @@ decisions = logging.getLogger("tracker.decisions")
 
 #: A row left in ``sending`` longer than this belongs to a daemon that died.
 SENDING_LEASE = timedelta(minutes=5)
-
-
-def enqueue(
-    session: Session,
-    *,
-    intent: str,
-    case_id: int | None,
-    kind: str,
-    message_id: str,
-    envelope_from: str,
-    recipients: list[str],
-    data: bytes,
-    now: datetime,
-    automatic: bool = True,
-) -> OutboxItem:
-    """Add one outgoing mail to the caller's transaction."""
-    item = OutboxItem(
-        intent=intent,
-        case_id=case_id,
-        kind=kind,
-        message_id=message_id,
-        envelope_from=envelope_from,
-        recipients=recipients,
-        rate_key=recipients[0].lower(),
-        data=data,
-        automatic=automatic,
-        state="pending",
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    session.add(item)
-    return item
-
-
-def intent_exists(session: Session, intent: str) -> bool:
-    return session.scalar(select(OutboxItem.id).where(OutboxItem.intent == intent)) is not None
-
-
-def automatic_mail_count(session: Session, address: str, since: datetime) -> int:
-    """How many automatic mails went (or are going) to ``address`` since ``since``."""
-    return (
-        session.scalar(
-            select(func.count(OutboxItem.id)).where(
-                OutboxItem.rate_key == address.lower(),
-                OutboxItem.automatic.is_(True),
-                OutboxItem.created_at >= since,
-            )
-        )
-        or 0
-    )
 
 
 def retry_delay(attempts: int) -> timedelta:
