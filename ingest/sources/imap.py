@@ -678,10 +678,20 @@ class ImapSource:
         """
         uidvalidity = self._select(client)
         outstanding = self._outstanding_for(uidvalidity)
+        # Mail that arrives while the SEARCH runs is announced in the SEARCH's
+        # own response but missing from its result, and IDLE would not announce
+        # it again. imaplib keeps untagged responses no command claimed; older
+        # ones are covered by this SEARCH, newer ones mean "poll again".
+        untagged = client._imap.untagged_responses
+        for key in ("EXISTS", "RECENT"):
+            untagged.pop(key, None)
         for uid in self._search_new(client, self._watermark(uidvalidity)):
             if uid not in outstanding.handed_out and uid not in outstanding.acked:
                 log.debug("mailbox %s: uid %d waiting, not idling", self.name, uid)
                 return True
+        if untagged.pop("EXISTS", None) or untagged.pop("RECENT", None):
+            log.debug("mailbox %s: mail arrived during SEARCH, not idling", self.name)
+            return True
         return False
 
     def _idle(self, client: IMAPClient, seconds: float) -> None:

@@ -646,3 +646,29 @@ def test_interrupt_wakes_a_blocked_idle(dovecot: DovecotServer) -> None:
     assert not thread.is_alive(), "wait() ignored interrupt()"
     source.wait(120)  # still interrupted: returns at once until close()
     source.close()
+
+
+def test_mail_arriving_during_the_pre_idle_search_is_not_missed(
+    dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message lands after the server evaluated SEARCH; IDLE would never announce it."""
+    source = dovecot.make_source()
+    source.poll()
+    real_search = ImapSource._search_new
+    appended: list[int] = []
+
+    def search_then_deliver(self: ImapSource, client: object, last: int) -> list[int]:
+        found = real_search(self, client, last)  # type: ignore[arg-type]
+        if not appended:
+            appended.append(dovecot.append("INBOX", message(7)))
+            client.noop()  # type: ignore[attr-defined]  # the server announces it now
+        return found
+
+    monkeypatch.setattr(ImapSource, "_search_new", search_then_deliver)
+    waiter = threading.Thread(target=source.wait, args=(60,))
+    waiter.start()
+    waiter.join(timeout=20)
+    assert not waiter.is_alive(), "wait() idled past mail that had already arrived"
+    monkeypatch.setattr(ImapSource, "_search_new", real_search)
+    assert [uid_of(m.external_id) for m in source.poll()] == appended
+    source.close()
