@@ -554,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # imapclient's wire trace shows LOGIN passwords and whole messages: never at DEBUG.
     logging.getLogger("imapclient").setLevel(max(level, logging.INFO))
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
