@@ -69,7 +69,7 @@ from bench.corpus import (
     generate,
     latency_messages,
 )
-from tests.fixtures.dovecot import DovecotServer, _find_dovecot
+from tests.fixtures.dovecot import DovecotServer, _find_dovecot, running_dovecot
 from tests.fixtures.smtp import Received, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,15 +133,8 @@ def private_dovecot(ca: trustme.CA) -> Iterator[DovecotServer]:
     binary = _find_dovecot()
     if binary is None:
         raise SystemExit("bench: dovecot-imapd is not installed (run 'make system-deps' as root)")
-    root = Path(tempfile.mkdtemp(prefix="dovecot-bench-"))
-    root.chmod(0o755)  # mail and auth processes run as other users
-    server = DovecotServer(binary, root, ca)
-    try:
-        server.start()
+    with running_dovecot(binary, ca, "dovecot-bench-") as server:
         yield server
-    finally:
-        server.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager
