@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -135,7 +136,17 @@ class Message(Base):
     """A message in or out of a case; ``message_id`` is what replies point back to."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_message_content_hash", "content_hash"),)
+    __table_args__ = (
+        # An inbound message without a Message-ID is identified by its content:
+        # unique, so two daemons storing the same one at once cannot both win.
+        Index(
+            "uq_messages_inbound_content_hash",
+            "content_hash",
+            unique=True,
+            sqlite_where=text("message_id IS NULL AND direction = 'in'"),
+            postgresql_where=text("message_id IS NULL AND direction = 'in'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -13,7 +13,10 @@ from tests.helpers import rfc822
 
 
 @pytest.mark.postgres
-def test_same_message_in_two_mailboxes_at_once_is_one_case(tmp_path: Path, pg_url: str) -> None:
+@pytest.mark.parametrize("with_message_id", [True, False], ids=["message-id", "content-hash"])
+def test_same_message_in_two_mailboxes_at_once_is_one_case(
+    tmp_path: Path, pg_url: str, with_message_id: bool
+) -> None:
     config = flow_config(tmp_path, pg_url, None, limits={"auto_mail_per_sender_per_hour": 1000})
     a, b = Harness(config), Harness(config)  # two services, two engines: two daemons
     n = 25
@@ -24,7 +27,8 @@ def test_same_message_in_two_mailboxes_at_once_is_one_case(tmp_path: Path, pg_ur
         try:
             for i in range(n):
                 data = rfc822(
-                    message_id=f"<race{i}@school.example>", sender=f"P <p{i}@school.example>"
+                    message_id=f"<race{i}@school.example>" if with_message_id else None,
+                    sender=f"P <p{i}@school.example>",
                 )
                 raw = RawMessage(
                     mailbox,

@@ -93,3 +93,13 @@ def test_schema_revision_constant_is_alembic_head(sqlite_url: str) -> None:
     from tracker.store import SCHEMA_REVISION
 
     assert Store(sqlite_url).head_revision() == SCHEMA_REVISION
+
+
+def test_migrations_build_exactly_the_models(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from tracker.model import Base
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -103,7 +103,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('message_id', name=op.f('uq_messages_message_id'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.create_index('ix_message_content_hash', ['content_hash'], unique=False)
+        batch_op.create_index(
+            'uq_messages_inbound_content_hash', ['content_hash'], unique=True,
+            sqlite_where=sa.text("message_id IS NULL AND direction = 'in'"),
+            postgresql_where=sa.text("message_id IS NULL AND direction = 'in'"),
+        )
         batch_op.create_index(batch_op.f('ix_messages_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_raw_id'), ['raw_id'], unique=False)
 
@@ -175,7 +179,7 @@ def downgrade() -> None:
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_messages_raw_id'))
         batch_op.drop_index(batch_op.f('ix_messages_case_id'))
-        batch_op.drop_index('ix_message_content_hash')
+        batch_op.drop_index('uq_messages_inbound_content_hash')
 
     op.drop_table('messages')
     with op.batch_alter_table('events', schema=None) as batch_op:
