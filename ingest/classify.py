@@ -98,11 +98,32 @@ def _first_token(value: str) -> str:
     return re.split(r"[\s;(]", value.strip(), maxsplit=1)[0].lower()
 
 
+# Signals end up in reasons, timeline events and log lines, so a header's own
+# text appears in them only when it is one of the machine values it is known to
+# carry: anyone can put a child's name into an X-Autoreply header.
+_OWN_VALUE = re.compile(r"^[A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,6}; kind=[a-z-]{1,20}$")
+_AUTO_SUBMITTED = frozenset({"auto-generated", "auto-replied", "auto-notified"})
+_REPORT_TYPES = frozenset({"delivery-status", "disposition-notification", "feedback-report"})
+_FLAG_WORDS = frozenset({"yes", "true", "1", "on", "auto", "reply"})
+_SUPPRESS_WORDS = frozenset({"all", "dr", "ndr", "rn", "nrn", "oof", "autoreply"})
+
+
+def _flag_text(value: str) -> str:
+    token = _first_token(value)
+    return token if token in _FLAG_WORDS else "set"
+
+
+def _suppress_text(value: str) -> str:
+    words = [w for w in re.split(r"[\s,;]+", value.strip()) if w.lower() in _SUPPRESS_WORDS]
+    return ", ".join(words) if words else "set"
+
+
 def _own_signals(email: ParsedEmail, policy: Policy) -> list[str]:
     signals = []
     value = email.header(OWN_MAIL_HEADER)
     if value is not None:
-        signals.append(f"{OWN_MAIL_HEADER}: {value[:80]}")
+        shown = value.strip() if _OWN_VALUE.match(value.strip()) else "present"
+        signals.append(f"{OWN_MAIL_HEADER}: {shown}")
     if email.from_ is not None and email.from_.addr in policy.own_addresses:
         signals.append(f"From is our own address {email.from_.addr}")
     return signals
@@ -119,13 +140,14 @@ def _bounce_signals(email: ParsedEmail) -> tuple[list[str], bool]:
         report_type = ""
         match = re.search(r"report-type\s*=\s*\"?([\w-]+)", content_type, re.IGNORECASE)
         if match:
-            report_type = f"; report-type={match.group(1).lower()}"
+            kind = match.group(1).lower()
+            report_type = f"; report-type={kind if kind in _REPORT_TYPES else 'other'}"
         signals.append(f"Content-Type: multipart/report{report_type}")
         strong = True
     sender = email.from_.addr if email.from_ else ""
     local = sender.partition("@")[0]
     if local.startswith(_BOUNCE_LOCALPARTS):
-        signals.append(f"From: {local}")
+        signals.append(f"From: {next(p for p in _BOUNCE_LOCALPARTS if local.startswith(p))}")
         strong = True
     else:
         # "MAILER-DAEMON <>" has no address at all; its display name still tells.
@@ -149,11 +171,12 @@ def _auto_reply_signals(email: ParsedEmail) -> tuple[list[str], list[str]]:
     for submitted in email.header_all("auto-submitted"):
         token = _first_token(submitted)
         if token and token != "no":
-            deciding.append(f"Auto-Submitted: {token}")
+            shown = token if token in _AUTO_SUBMITTED else "other"
+            deciding.append(f"Auto-Submitted: {shown}")
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
         flag = email.header(name)
         if flag is not None and _first_token(flag) not in ("no", "false", "0"):
-            deciding.append(f"{name}: {flag[:40]}".rstrip())
+            deciding.append(f"{name}: {_flag_text(flag)}")
     precedence = _first_token(email.header("precedence") or "")
     if precedence in ("auto_reply", "auto-reply"):
         deciding.append(f"Precedence: {precedence}")
@@ -170,16 +193,17 @@ def _auto_reply_signals(email: ParsedEmail) -> tuple[list[str], list[str]]:
         hints.append(f"Subject: {subject.group(1)}")
     if suppress is not None:
         if subject:
-            deciding.append(f"X-Auto-Response-Suppress: {suppress[:40]} with an auto-reply subject")
+            deciding.append(
+                f"X-Auto-Response-Suppress: {_suppress_text(suppress)} with an auto-reply subject"
+            )
         else:
-            hints.append(f"X-Auto-Response-Suppress: {suppress[:40]}")
-    for name in ("X-Loop", "X-Mailer", "X-MS-Exchange-Inbox-Rules-Loop"):
-        value = email.header(name)
-        if value is None:
-            continue
-        if name == "X-Mailer" and not re.search(r"vacation|autorespond|auto-reply", value, re.I):
-            continue
-        hints.append(f"{name}: {value[:60]}")
+            hints.append(f"X-Auto-Response-Suppress: {_suppress_text(suppress)}")
+    for name in ("X-Loop", "X-MS-Exchange-Inbox-Rules-Loop"):
+        if email.header(name) is not None:
+            hints.append(f"{name} present")
+    mailer = re.search(r"vacation|autorespond|auto-reply", email.header("x-mailer") or "", re.I)
+    if mailer:
+        hints.append(f"X-Mailer: {mailer.group(0).lower()}")
     return deciding, hints
 
 
