@@ -193,12 +193,6 @@ class Config(_Strict):
                 )
         return self
 
-    def partnership_for_prefix(self, prefix: str) -> str | None:
-        for name, p in self.partnerships.items():
-            if p.prefix == prefix:
-                return name
-        return None
-
     @property
     def own_addresses(self) -> frozenset[str]:
         """Addresses the tracker itself sends from or watches (never acknowledged)."""

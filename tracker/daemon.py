@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -285,10 +285,6 @@ class Daemon:
             self.sender.close()
 
 
-def all_sources(
-    config: Config, store: Store, names: Iterable[str] | None = None
-) -> dict[str, Source]:
-    wanted = set(names) if names is not None else None
-    return {
-        m.name: make_source(m, store) for m in config.mailbox if wanted is None or m.name in wanted
-    }
+def all_sources(config: Config, store: Store) -> dict[str, Source]:
+    """One source per configured mailbox, by name."""
+    return {m.name: make_source(m, store) for m in config.mailbox}

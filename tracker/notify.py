@@ -25,11 +25,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from ingest.classify import OWN_MAIL_HEADER
 from tracker.errors import TrackerError
 from tracker.refcode import subject_tag
-
-#: Every mail we send carries this header; the classifier recognises it when it comes back.
-OWN_MAIL_HEADER = "X-Escalation-Tracker"
 
 #: CRLF line ends (RFC 5321 §2.3.8); no folding of our short headers (a folded
 #: Message-ID trips some parsers).
