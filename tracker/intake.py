@@ -3,9 +3,10 @@
 A backlog of hundreds of messages must not cost a dozen round trips each, so
 :class:`Intake` works in three steps inside one transaction:
 
-1. **prefetch** (:class:`BatchView`): every Message-ID, content hash, case
-   reference, sender rate count and raw row the batch can ask about, in a few
-   queries;
+1. **prefetch** (:class:`BatchView`): every Message-ID, content hash, sender
+   rate count and raw row the batch can ask about, in a few queries (case
+   references, needed only by messages no header threads, are looked up on
+   demand);
 2. **decide**, message by message, in memory: duplicate or own mail,
    classification, threading, new case and acknowledgement. Each message's
    effects are collected in a :class:`Plan` and only merged into the batch's
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
@@ -35,13 +36,15 @@ from ingest.parse.types import ParsedEmail
 from tracker.config import Config, MailboxConfig
 from tracker.model import Case, Event, Message, OutboxItem, RawMail, RefSequence
 from tracker.notify import Renderer, build_message, neutral_subject, new_message_id
-from tracker.refcode import find_references, format_reference
+from tracker.refcode import format_reference
 from tracker.threads import ThreadMatch, match
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 LONDON = ZoneInfo("Europe/London")
-_CHUNK = 500
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,10 @@ class Plan:
     mail_to: str | None = None
 
 
-def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
-    for i in range(0, len(items), _CHUNK):
-        yield list(items[i : i + _CHUNK])
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``: bound the parameters of one ``IN (...)``."""
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
 
 
 class BatchView:
@@ -105,14 +109,14 @@ class BatchView:
     keys standing for cases opened earlier in the same batch.
     """
 
-    def __init__(
-        self, s: Session, work: Sequence[Work], prefixes: frozenset[str], since: datetime
-    ) -> None:
+    def __init__(self, s: Session, work: Sequence[Work], since: datetime) -> None:
         self.cases: dict[int, CaseRef] = {}
         self.by_mid: dict[str, tuple[str, CaseRef | None]] = {}
         self.by_hash: dict[str, CaseRef | None] = {}
         self.by_ref: dict[str, CaseRef] = {}
         self.auto_counts: dict[str, int] = {}
+        self._s = s
+        self._unknown_refs: set[str] = set()
         #: Reference sequences this batch has locked, by (prefix, year).
         self.sequences: dict[tuple[str, int], RefSequence] = {}
         self._next_key = -1
@@ -121,7 +125,7 @@ class BatchView:
         ids = sorted(
             {i for e in emails for i in (e.message_id, *e.in_reply_to, *e.references) if i}
         )
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             by_id = s.execute(
                 select(
                     Message.message_id,
@@ -138,7 +142,7 @@ class BatchView:
                     self.by_mid[mid] = (direction, self._known(case_id, ref, partnership))
 
         hashes = sorted({e.content_hash for e in emails if not e.message_id})
-        for chunk in _chunks(hashes):
+        for chunk in chunks(hashes):
             by_hash = s.execute(
                 select(Message.content_hash, Case.id, Case.reference, Case.partnership)
                 .outerjoin(Case, Case.id == Message.case_id)
@@ -152,18 +156,8 @@ class BatchView:
                 if h is not None and h not in self.by_hash:
                     self.by_hash[h] = self._known(case_id, ref, partnership)
 
-        refs = sorted(
-            {r for e in emails for r in find_references(f"{e.subject}\n{e.text}", prefixes)}
-        )
-        for chunk in _chunks(refs):
-            by_ref = s.execute(
-                select(Case.id, Case.reference, Case.partnership).where(Case.reference.in_(chunk))
-            )
-            for case_id, ref, partnership in by_ref:
-                self._known(case_id, ref, partnership)
-
         senders = sorted({e.from_.addr for e in emails if e.from_ is not None})
-        for chunk in _chunks(senders):
+        for chunk in chunks(senders):
             counts = s.execute(
                 select(OutboxItem.rate_key, func.count(OutboxItem.id))
                 .where(
@@ -214,6 +208,16 @@ class BatchView:
         return out
 
     def case_for_reference(self, reference: str) -> int | None:
+        # Asked only for messages that no header threads (threads.match tries those
+        # first), so looking up on demand beats scanning every body of the batch.
+        if reference not in self.by_ref and reference not in self._unknown_refs:
+            row = self._s.execute(
+                select(Case.id, Case.reference, Case.partnership).where(Case.reference == reference)
+            ).first()
+            if row is None:
+                self._unknown_refs.add(reference)
+            else:
+                self._known(*row)
         found = self.by_ref.get(reference)
         return None if found is None else found.key
 
@@ -231,17 +235,16 @@ class Intake:
         self.mailboxes: dict[str, MailboxConfig] = {m.name: m for m in config.mailbox}
 
     def run(self, s: Session, work: Sequence[Work], now: datetime) -> list[Outcome]:
-        ids = sorted({w.raw_id for w in work})
         raws = {
             r.id: r
-            for i in range(0, len(ids), _CHUNK)
+            for chunk in chunks(sorted({w.raw_id for w in work}))
             for r in s.execute(
                 select(RawMail.id, RawMail.state, RawMail.outcome, RawMail.reason).where(
-                    RawMail.id.in_(ids[i : i + _CHUNK])
+                    RawMail.id.in_(chunk)
                 )
             )
         }
-        view = BatchView(s, work, self.prefixes, now - timedelta(hours=1))
+        view = BatchView(s, work, now - timedelta(hours=1))
         outcomes: list[Outcome] = []
         plans: list[Plan] = []
         decided: dict[int, Outcome] = {}
@@ -474,7 +477,7 @@ class Intake:
             plan.events.append(_event(case, None, now, "ack-skipped", f"no acknowledgement: {why}"))
             return False
 
-        if to in self.config.own_addresses:
+        if to in self.policy.own_addresses:
             return skip(f"{to} is one of the tracker's own addresses")
         limit = self.config.limits.auto_mail_per_sender_per_hour
         sent = view.auto_counts.get(to, 0)

@@ -25,7 +25,7 @@ from ingest.parse import parse
 from ingest.raw import RawMessage
 from tracker.clock import Clock
 from tracker.config import Config
-from tracker.intake import Intake, Outcome, Work
+from tracker.intake import Intake, Outcome, Work, chunks
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
 from tracker.store import Store
@@ -61,7 +61,6 @@ class Service:
         self.config = config
         self.store = store
         self.clock = clock
-        self.renderer = renderer
         self.prefixes = frozenset(p.prefix for p in config.partnerships.values())
         protected = set(config.security.protected_domains)
         for p in config.partnerships.values():
@@ -86,11 +85,10 @@ class Service:
             for raw in batch:
                 by_mailbox.setdefault(raw.mailbox, set()).add(raw.sha256)
             for mailbox, hash_set in by_mailbox.items():
-                hashes = sorted(hash_set)
-                for i in range(0, len(hashes), 500):
+                for chunk in chunks(sorted(hash_set)):
                     rows = s.execute(
                         select(RawMail.id, RawMail.sha256, RawMail.state, RawMail.outcome).where(
-                            RawMail.mailbox == mailbox, RawMail.sha256.in_(hashes[i : i + 500])
+                            RawMail.mailbox == mailbox, RawMail.sha256.in_(chunk)
                         )
                     )
                     for row_id, sha, state, outcome in rows:
