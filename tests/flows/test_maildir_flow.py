@@ -25,18 +25,13 @@ def h_sqlite(tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink) -> Harness:
     return Harness(flow_config(tmp_path, sqlite_url, smtp_sink.port))
 
 
-def _ack_id(h: Harness, reference: str) -> str:
-    [item] = [
-        o
-        for o in h.outbox()
-        if (o.kind == "ack" and reference in o.intent)
-        or (o.kind == "ack" and o.case_id == _case_id(h, reference))
-    ]
-    return item.message_id
-
-
-def _case_id(h: Harness, reference: str) -> int:
-    return next(c.id for c in h.cases() if c.reference == reference)
+def _open_case(h: Harness) -> str:
+    """Open SSCP-2026-0001 from <orig@school.example>; return our acknowledgement's Message-ID."""
+    h.deliver(rfc822(message_id="<orig@school.example>"))
+    h.run()
+    [ack] = [m for m in h.messages() if m.direction == "out"]
+    assert ack.message_id is not None
+    return ack.message_id
 
 
 def test_new_escalation_opens_case_and_acknowledges(h: Harness, smtp_sink: SmtpSink) -> None:
@@ -74,14 +69,12 @@ def test_new_escalation_opens_case_and_acknowledges(h: Harness, smtp_sink: SmtpS
 
 def test_replies_thread_by_header_subject_and_body(h_sqlite: Harness, smtp_sink: SmtpSink) -> None:
     h = h_sqlite
-    h.deliver(rfc822(message_id="<orig@school.example>"))
-    h.run()
-    [ack] = [m for m in h.messages() if m.direction == "out"]
+    ack_id = _open_case(h)
     h.deliver(
         rfc822(
             subject="RE: [SSCP-2026-0001] Escalation received",
             message_id="<r1@school.example>",
-            in_reply_to=f"<{ack.message_id}>",
+            in_reply_to=f"<{ack_id}>",
         )
     )
     h.deliver(
@@ -119,14 +112,12 @@ def test_replies_thread_by_header_subject_and_body(h_sqlite: Harness, smtp_sink:
 
 def test_auto_reply_to_our_ack_sends_nothing(h_sqlite: Harness, smtp_sink: SmtpSink) -> None:
     h = h_sqlite
-    h.deliver(rfc822(message_id="<orig@school.example>"))
-    h.run()
-    [ack] = [m for m in h.messages() if m.direction == "out"]
+    ack_id = _open_case(h)
     h.deliver(
         rfc822(
             subject="Automatic reply: [SSCP-2026-0001] Escalation received",
             message_id="<ooo@school.example>",
-            in_reply_to=f"<{ack.message_id}>",
+            in_reply_to=f"<{ack_id}>",
             extra_headers=[("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")],
         )
     )

@@ -30,6 +30,25 @@ from tests.helpers import rfc822
 ROOT = Path(__file__).parents[2]
 
 
+def _run_once(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """``tracker run --once`` in a child process, under the crash-point hooks."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.robustness.crashpoint",
+            "--config",
+            str(tmp_path / "config.toml"),
+            "run",
+            "--once",
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def _corpus(h: Harness) -> Counter[str]:
     """Deliver the batch; return the outcomes it must end with."""
     expected: Counter[str] = Counter()
@@ -93,28 +112,13 @@ def test_sigkill_at_fifty_points_loses_and_doubles_nothing(
     )
     h = Harness(config)
     expected = _corpus(h)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_KILL_LOG": str(tmp_path / "kills")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.robustness.crashpoint",
-        "--config",
-        str(tmp_path / "config.toml"),
-        "run",
-        "--once",
-    ]
+    kill_log = str(tmp_path / "kills")
     rng = random.Random(20261122)
     batches = itertools.count()
     kills: list[int] = []
     for _ in range(300):
         kill_at = rng.randint(1, 90)
-        proc = subprocess.run(
-            cmd,
-            env={**env, "TRACKER_KILL_AT": str(kill_at)},
-            cwd=ROOT,
-            capture_output=True,
-            timeout=120,
-        )
+        proc = _run_once(tmp_path, TRACKER_KILL_LOG=kill_log, TRACKER_KILL_AT=str(kill_at))
         if proc.returncode == -9:
             kills.append(kill_at)
             continue
@@ -133,7 +137,7 @@ def test_sigkill_at_fifty_points_loses_and_doubles_nothing(
         assert place in labels, f"no kill at {place}: {points}"
 
     # A last clean run finishes anything still pending.
-    final = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=120)
+    final = _run_once(tmp_path)
     assert final.returncode == 0, final.stderr.decode()[-3000:]
 
     raws = h.raws()
@@ -182,20 +186,7 @@ def test_message_that_kills_the_daemon_is_quarantined_after_three_tries(
     h.deliver(rfc822(message_id="<good1@school.example>", subject="first"))
     h.deliver(rfc822(message_id="<poison@school.example>", subject="POISON"))
     h.deliver(rfc822(message_id="<good2@school.example>", subject="second"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_POISON": "POISON"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.robustness.crashpoint",
-        "--config",
-        str(tmp_path / "config.toml"),
-        "run",
-        "--once",
-    ]
-    codes = [
-        subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, timeout=120).returncode
-        for _ in range(5)
-    ]
+    codes = [_run_once(tmp_path, TRACKER_POISON="POISON").returncode for _ in range(5)]
     # Killed while the poison is in the batch, then while it is tried alone (twice more),
     # then it is quarantined without another try and the run completes.
     assert codes[:3] == [-9, -9, -9] and codes[3:] == [0, 0], codes
