@@ -123,12 +123,19 @@ class Case(Base):
     opened_at: Mapped[datetime]
     raised_by: Mapped[str] = mapped_column(String(320))
     mailbox: Mapped[str] = mapped_column(String(100))
+    #: The procedure's track (Bedfordshire's case contexts; ``default`` elsewhere).
+    track: Mapped[str | None] = mapped_column(String(40))
+    stage_entered_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="case", order_by="Message.id", lazy="raise_on_sql"
     )
     events: Mapped[list[Event]] = relationship(
         back_populates="case", order_by="Event.id", lazy="raise_on_sql"
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="case", order_by="Deadline.id", lazy="raise_on_sql"
     )
 
 
@@ -209,6 +216,55 @@ class OutboxItem(Base):
     sending_since: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Deadline(Base):
+    """A stage's deadline, computed once from the rule that produced it.
+
+    ``state``: ``open`` until the stage moves on or the case is resolved
+    (``met``, with ``met_at``), or a flag imposes a stricter timescale
+    (``superseded``). ``due_at`` is None when the procedure states no
+    computable timescale (``basis`` says why). Chasers are recorded here
+    (``reminded_at``, ``overdue_at``) in the same transaction as the mail they
+    queue, so each goes out once per deadline whatever the scheduler remembers.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    track: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[int]
+    unit: Mapped[str | None] = mapped_column(String(20))
+    within: Mapped[float | None]
+    basis: Mapped[str] = mapped_column(String(16))
+    #: ``case_opened``, ``stage_entered`` or ``flag:<name>``: what the time ran from.
+    start_event: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    #: Due outside business hours (same working day after the cut-off, clock hours at night).
+    out_of_hours: Mapped[bool] = mapped_column(default=False)
+    #: ``<procedure>@<file sha256 prefix> <key path>``: the rule that produced it.
+    rule: Mapped[str] = mapped_column(String(200))
+    explanation: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    met_at: Mapped[datetime | None]
+    reminder_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    case: Mapped[Case] = relationship(back_populates="deadlines", lazy="raise_on_sql")
+
+
+class ClockMark(Base):
+    """The latest time this database has been run at: the clock never moves backwards."""
+
+    __tablename__ = "clock_mark"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime]
 
 
 class MailboxState(Base):
