@@ -23,7 +23,7 @@ name the child.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,8 +147,8 @@ class Vocabulary:
     @classmethod
     def build(
         cls,
-        stage_phrases: dict[int, Sequence[str]],
-        flag_phrases: dict[str, Sequence[str]],
+        stage_phrases: Mapping[int, Sequence[str]],
+        flag_phrases: Mapping[str, Sequence[str]],
         categories: Sequence[tuple[str, Sequence[str]]],
     ) -> Vocabulary:
         stages: dict[int, re.Pattern[str]] = {}
@@ -221,9 +221,12 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
                 ):
                     best = Signal("stage", str(number), _squash(m.group(0)), False)
         sm = _SUBJECT_STAGE.search(subject)
-        if sm and not _negated(subject, sm.start(), sm.end()):
-            if best is None or int(sm.group(1)) > int(best.value):
-                best = Signal("stage", sm.group(1), f"subject: {_squash(sm.group(0))}", False)
+        if (
+            sm
+            and not _negated(subject, sm.start(), sm.end())
+            and (best is None or int(sm.group(1)) > int(best.value))
+        ):
+            best = Signal("stage", sm.group(1), f"subject: {_squash(sm.group(0))}", False)
         if best is not None:
             signals.append(best)
 
@@ -238,9 +241,9 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
 
     if "category" not in commanded:
         for cat, pat in vocab.categories:
-            m = pat.search(prose)
-            if m:
-                signals.append(Signal("category", cat, _squash(m.group(0)), False))
+            found = pat.search(prose)
+            if found:
+                signals.append(Signal("category", cat, _squash(found.group(0)), False))
                 break
 
     if "status" not in commanded:

@@ -420,6 +420,25 @@ def _yaml_errors(exc: ValidationError, source: str) -> list[str]:
     return out
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only ``true``/``false``.
+
+    PyYAML follows YAML 1.1, where ``on``, ``off``, ``yes`` and ``no`` are
+    booleans, so ``on: [stage_changed]`` would arrive as ``{True: [...]}``.
+    """
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
 def parse_procedure(data: Any, source: str) -> Procedure:
     try:
         return Procedure.model_validate(data)
@@ -433,7 +452,7 @@ def load_procedure(path: Path) -> LoadedProcedure:
     except OSError as exc:
         raise RuleFileError([f"{path}: cannot read: {exc.strerror}"]) from None
     try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise RuleFileError([f"{path}: not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):
@@ -450,9 +469,7 @@ def rule_files(rules_dir: Path) -> list[Path]:
 
 def load_all(rules_dir: Path, names: Iterable[str] | None = None) -> dict[str, LoadedProcedure]:
     """Load ``names`` (default: every file), collecting every file's errors before raising."""
-    paths = (
-        [rules_dir / f"{n}.yaml" for n in names] if names is not None else rule_files(rules_dir)
-    )
+    paths = [rules_dir / f"{n}.yaml" for n in names] if names is not None else rule_files(rules_dir)
     loaded: dict[str, LoadedProcedure] = {}
     problems: list[str] = []
     for path in paths:
