@@ -165,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out(f"Processed: {report.summary()}")
     sender = daemon.sender
     if report.sent and hasattr(sender, "path_for"):
-        _out(f"Acknowledgements written to {config.outgoing.directory}:")
+        _out(f"Outgoing mail written to {config.outgoing.directory}:")
         for message_id in _sent_ids(store, limit=report.sent):
             _out(f"  {sender.path_for(message_id)}")
     prog = _program()

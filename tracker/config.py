@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -67,7 +68,9 @@ class MailboxConfig(_Credentials):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     kind: Literal["imap", "maildir"]
     address: str
-    partnership: str
+    #: The partnership whose escalations arrive here, or several: then each new
+    #: escalation's partnership is read from its recipient addresses.
+    partnership: str | list[str]
     # IMAP
     host: str | None = None
     port: int | None = None
@@ -103,6 +106,10 @@ class MailboxConfig(_Credentials):
             return self.port
         return 993 if self.tls == "implicit" else 143
 
+    @property
+    def partnership_names(self) -> list[str]:
+        return [self.partnership] if isinstance(self.partnership, str) else list(self.partnership)
+
 
 class OutgoingConfig(_Credentials):
     transport: Literal["smtp", "file"] = "file"
@@ -129,11 +136,21 @@ class OutgoingConfig(_Credentials):
 
 
 class PartnershipConfig(_Strict):
-    """What the spine needs to know about a partnership (the rules files add the ladder)."""
+    """Local settings for a partnership whose procedure is ``rules/<name>.yaml``.
 
-    prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
+    The rule file is the procedure; these override or add to it for one
+    installation: another reference prefix, extra closure days, extra staff.
+    """
+
+    prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
     display_name: str = ""
     domains: list[str] = Field(default_factory=list)
+    #: Local closure days (e.g. 24 December) on top of the bank holidays.
+    extra_closures: list[date] = Field(default_factory=list)
+    #: Staff addresses besides those the rule file lists.
+    staff: list[str] = Field(default_factory=list)
+    #: A rule file other than ``<rules_dir>/<name>.yaml``.
+    rules_file: Path | None = None
 
 
 class SecurityConfig(_Strict):
@@ -156,6 +173,7 @@ class LimitsConfig(_Strict):
 class PathsConfig(_Strict):
     var_dir: Path = Path("var")
     templates_dir: Path = REPO_ROOT / "templates"
+    rules_dir: Path = REPO_ROOT / "rules"
 
 
 class Config(_Strict):
@@ -174,14 +192,12 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"mailbox names must be unique: {', '.join(dupes)}")
         for i, m in enumerate(self.mailbox):
-            if m.partnership not in self.partnerships:
-                raise ValueError(
-                    f"mailbox.{i}.partnership: {m.partnership!r} is not a configured "
-                    f"partnership (known: {', '.join(sorted(self.partnerships)) or 'none'})"
-                )
-        prefixes = [p.prefix for p in self.partnerships.values()]
-        if len(set(prefixes)) != len(prefixes):
-            raise ValueError("partnership prefixes must be unique")
+            for name in m.partnership_names:
+                if name not in self.partnerships:
+                    raise ValueError(
+                        f"mailbox.{i}.partnership: {name!r} is not a configured "
+                        f"partnership (known: {', '.join(sorted(self.partnerships)) or 'none'})"
+                    )
         for section, tls in [("outgoing", self.outgoing.tls)] + [
             (f"mailbox {m.name}", m.tls) for m in self.mailbox if m.kind == "imap"
         ]:
@@ -265,6 +281,7 @@ def _rebase(config: Config, base: Path) -> Config:
                 update={
                     "var_dir": fix(config.paths.var_dir),
                     "templates_dir": fix(config.paths.templates_dir),
+                    "rules_dir": fix(config.paths.rules_dir),
                 }
             ),
         }
@@ -298,13 +315,7 @@ def default_config(base: Path) -> Config:
                 "directory": str(var / "outbox"),
                 "from_address": "sscp@solihull.gov.uk",
             },
-            "partnerships": {
-                "solihull": {
-                    "prefix": "SSCP",
-                    "display_name": "Solihull Safeguarding Children Partnership",
-                    "domains": ["solihull.gov.uk"],
-                },
-            },
+            "partnerships": {"solihull": {}},
             "security": {
                 "secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
                 "protected_domains": ["solihull.gov.uk", "nhs.net", "westmidlands.police.uk"],

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -34,8 +34,11 @@ from sqlalchemy.orm import Session
 from ingest.classify import Classification, Policy, Verdict, classify
 from ingest.parse.types import ParsedEmail
 from tracker.config import Config, MailboxConfig
-from tracker.model import Case, Event, Message, OutboxItem, RawMail, RefSequence
-from tracker.notify import Renderer, build_message, neutral_subject, new_message_id
+from tracker.inference import read_signals
+from tracker.ladder import CaseState, Effects, Notice, OpenDeadline
+from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail, RefSequence
+from tracker.notify import Renderer, render_mail
+from tracker.procedures import Partnership, Procedures
 from tracker.refcode import format_reference
 from tracker.threads import ThreadMatch, match
 
@@ -65,6 +68,9 @@ class CaseRef:
     partnership: str
     id: int | None = None
     row: dict[str, Any] | None = None  # the row to insert, for a new case
+    #: The case as the rules see it, loaded when a message may change it.
+    state: CaseState | None = None
+    open_deadlines: list[OpenDeadline] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class Plan:
     seen_ids: list[tuple[str, str, CaseRef | None]] = field(default_factory=list)
     seen_hash: tuple[str, CaseRef | None] | None = None
     mail_to: str | None = None
+    #: What the rules decided for the message's case (applied to the view on merge).
+    ruled: tuple[CaseRef, Effects] | None = None
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -120,6 +128,13 @@ class BatchView:
         #: Reference sequences this batch has locked, by (prefix, year).
         self.sequences: dict[tuple[str, int], RefSequence] = {}
         self._next_key = -1
+        #: Deadline rows to insert (dicts), by batch-local negative key.
+        self.new_deadlines: dict[int, dict[str, Any]] = {}
+        #: Updates to stored deadline rows, by id.
+        self.deadline_updates: dict[int, dict[str, Any]] = {}
+        #: Final case fields for stored cases the batch changed, by case id.
+        self.case_updates: dict[int, dict[str, Any]] = {}
+        self._next_deadline = -1
         emails = [w.email for w in work if w.email is not None]
 
         ids = sorted(
@@ -186,11 +201,108 @@ class BatchView:
         self._next_key -= 1
         return ref
 
-    def merge(self, plan: Plan) -> None:
+    def state_of(self, case: CaseRef) -> CaseState:
+        """The case's rule state and open deadlines, from the database on first use."""
+        if case.state is None:
+            assert case.id is not None
+            row = self._s.get(Case, case.id)
+            assert row is not None
+            notified = self._s.scalars(
+                select(OutboxItem.intent).where(OutboxItem.case_id == case.id)
+            ).all()
+            prefix = f"notify:{case.id}:"
+            case.state = CaseState(
+                reference=row.reference,
+                track=row.track or "",
+                stage=row.stage,
+                flags=frozenset(row.flags or ()),
+                status="resolved" if row.status == "resolved" else "open",
+                category=row.category,
+                opened_at=row.opened_at,
+                stage_entered_at=row.stage_entered_at or row.opened_at,
+                raised_by=row.raised_by,
+                notified=frozenset(
+                    i.removeprefix(prefix).split("/")[0] for i in notified if i.startswith(prefix)
+                ),
+            )
+            case.open_deadlines = [
+                OpenDeadline(d_id, stage, due)
+                for d_id, stage, due in self._s.execute(
+                    select(Deadline.id, Deadline.stage, Deadline.due_at).where(
+                        Deadline.case_id == case.id, Deadline.state == "open"
+                    )
+                )
+            ]
+        return case.state
+
+    def _apply(self, case: CaseRef, fx: Effects, now: datetime) -> None:
+        """Apply decided effects to the batch's picture of the case and the rows to write."""
+        st = fx.state
+        case.state = st
+        closing = dict(fx.closed)
+        keep: list[OpenDeadline] = []
+        for d in case.open_deadlines:
+            new_state = closing.get(d.key)
+            if new_state is None:
+                keep.append(d)
+                continue
+            met = now if new_state == "met" else None
+            if d.key < 0:
+                self.new_deadlines[d.key].update(state=new_state, met_at=met)
+            else:
+                self.deadline_updates[d.key] = {"id": d.key, "state": new_state, "met_at": met}
+        for nd in fx.deadlines:
+            key = self._next_deadline
+            self._next_deadline -= 1
+            self.new_deadlines[key] = {
+                "case": case,
+                "track": nd.track,
+                "stage": nd.stage,
+                "unit": nd.unit,
+                "within": nd.within,
+                "basis": nd.basis,
+                "start_event": nd.start_event,
+                "started_at": nd.started_at,
+                "due_at": nd.due_at,
+                "out_of_hours": nd.out_of_hours,
+                "rule": nd.rule,
+                "explanation": nd.explanation,
+                "state": "open",
+                "met_at": None,
+                "reminder_at": nd.reminder_at,
+                "reminded_at": None,
+                "overdue_at": None,
+                "created_at": now,
+            }
+            keep.append(OpenDeadline(key, nd.stage, nd.due_at))
+        case.open_deadlines = keep
+        fields = {
+            "stage": st.stage,
+            "flags": sorted(st.flags),
+            "status": st.status,
+            "category": st.category,
+            "track": st.track,
+            "stage_entered_at": st.stage_entered_at,
+        }
+        if st.status == "resolved":
+            fields["resolved_at"] = fields.get("resolved_at") or now
+        else:
+            fields["resolved_at"] = None
+        if case.row is not None:
+            if st.status == "resolved" and case.row.get("resolved_at"):
+                fields["resolved_at"] = case.row["resolved_at"]
+            case.row.update(fields)
+        else:
+            assert case.id is not None
+            self.case_updates[case.id] = {"id": case.id, **fields}
+
+    def merge(self, plan: Plan, now: datetime) -> None:
         """Make a fully decided message visible to the rest of the batch."""
         if plan.new_case is not None:
             self.cases[plan.new_case.key] = plan.new_case
             self.by_ref[plan.new_case.reference] = plan.new_case
+        if plan.ruled is not None:
+            self._apply(plan.ruled[0], plan.ruled[1], now)
         for mid, direction, case in plan.seen_ids:
             self.by_mid[mid] = (direction, case)
         if plan.seen_hash is not None and plan.seen_hash[0] not in self.by_hash:
@@ -226,13 +338,15 @@ class Intake:
     """Decides and writes one batch (see the module docstring)."""
 
     def __init__(
-        self, config: Config, renderer: Renderer, policy: Policy, prefixes: frozenset[str]
+        self, config: Config, renderer: Renderer, policy: Policy, procedures: Procedures
     ) -> None:
         self.config = config
         self.renderer = renderer
         self.policy = policy
-        self.prefixes = prefixes
+        self.procedures = procedures
+        self.prefixes = procedures.prefixes
         self.mailboxes: dict[str, MailboxConfig] = {m.name: m for m in config.mailbox}
+        self.secure_domains = frozenset(d.lower() for d in config.security.secure_domains)
 
     def run(self, s: Session, work: Sequence[Work], now: datetime) -> list[Outcome]:
         raws = {
@@ -267,11 +381,11 @@ class Intake:
                 )
                 summary = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
                 plan = self._quarantine(w, f"processing failed: {type(exc).__name__}", now, summary)
-            view.merge(plan)
+            view.merge(plan, now)
             plans.append(plan)
             outcomes.append(plan.outcome)
             decided[w.raw_id] = plan.outcome
-        self._write(s, plans)
+        self._write(s, plans, view)
         return outcomes
 
     # -- deciding -----------------------------------------------------------
@@ -364,8 +478,232 @@ class Intake:
                     f"{w.mailbox}; {thread.detail}",
                 )
             )
+            self._follow_rules(plan, w, email, found, view, now)
             return plan
         return self._open_case(s, w, email, verdict, thread, view, now)
+
+    # -- the rules ----------------------------------------------------------
+
+    def _follow_rules(
+        self, plan: Plan, w: Work, email: ParsedEmail, case: CaseRef, view: BatchView, now: datetime
+    ) -> None:
+        """Read the reply for stage moves, flags, category and resolution, and act on them."""
+        assert email.from_ is not None
+        partnership = self.procedures.by_name.get(case.partnership)
+        if partnership is None:
+            plan.events.append(
+                _event(case, w.raw_id, now, "noted", "partnership no longer configured: no rules")
+            )
+            return
+        ladder = partnership.ladder
+        state = view.state_of(case)
+        if not state.track:
+            state = replace(state, track=ladder.procedure.default_track)
+        signals = read_signals(email.new_text, email.subject, ladder.vocabulary)
+        if not signals:
+            return
+        fx = ladder.apply(state, case.open_deadlines, signals, email.from_.addr, w.received_at)
+        self._record_effects(plan, w, email, case, partnership, fx, now)
+
+    def _record_effects(
+        self,
+        plan: Plan,
+        w: Work,
+        email: ParsedEmail,
+        case: CaseRef,
+        partnership: Partnership,
+        fx: Effects,
+        now: datetime,
+    ) -> None:
+        plan.ruled = (case, fx)
+        for kind, detail in fx.events:
+            plan.events.append(_event(case, w.raw_id, now, kind, detail))
+        for d in fx.deadlines:
+            plan.events.append(_event(case, w.raw_id, now, "deadline", d.explanation))
+        for notice in fx.notices:
+            self._queue_notice(plan, case, partnership, fx, notice, now)
+
+    def _context(self, case: CaseRef, partnership: Partnership, fx: Effects) -> dict[str, Any]:
+        """What a notification template may show: case metadata only."""
+        st = fx.state
+        proc = partnership.ladder.procedure
+        track = proc.track(st.track)
+        stage = track.stage(st.stage)
+        due = next((d for d in reversed(fx.deadlines)), None)
+        return {
+            "reference": case.reference,
+            "partnership_name": partnership.display_name,
+            "stage": st.stage,
+            "stage_name": stage.name if stage else "",
+            "stage_count": len(track.stages),
+            "track": st.track,
+            "track_label": track.label,
+            "flags": [proc.flags[f].label if f in proc.flags else f for f in sorted(st.flags)],
+            "category": st.category,
+            "status": st.status,
+            "raised_by": st.raised_by,
+            "due_local": _local_text(due.due_at) if due and due.due_at else None,
+            "due_explanation": due.explanation if due else None,
+            "opened_local": _local_text(st.opened_at),
+            "advice": [a for k, a in fx.events if k == "advice"],
+        }
+
+    def _queue_notice(
+        self,
+        plan: Plan,
+        case: CaseRef,
+        partnership: Partnership,
+        fx: Effects,
+        notice: Notice,
+        now: datetime,
+    ) -> None:
+        """Queue one notification to each of its roles, secure content only over a secure route."""
+        context = self._context(case, partnership, fx)
+        for role in notice.roles:
+            to = fx.state.raised_by if role == "raiser" else partnership.role_address(role)
+            if not to:
+                plan.events.append(
+                    _event(
+                        case, None, now, "not-sent", f"{notice.name}: no address for role {role}"
+                    )
+                )
+                continue
+            secure = self._secure_route(to)
+            if notice.content == "identifiers" and not secure:
+                plan.events.append(
+                    _event(
+                        case,
+                        None,
+                        now,
+                        "secure-route-missing",
+                        f"{notice.name} to {to}: not a secure-domain address over verified TLS; "
+                        "sent without identifiers",
+                    )
+                )
+                self._secure_route_missing(plan, case, partnership, notice, to, context, now)
+            self._queue_mail(
+                plan,
+                case,
+                partnership,
+                kind=notice.name,
+                intent=f"notify:{{id}}:{notice.key}/{role}",
+                to=to,
+                template=notice.template,
+                context={
+                    **context,
+                    "secure": secure and notice.content == "identifiers",
+                    "role": role,
+                    "trigger": notice.trigger,
+                },
+                automatic=role == "raiser",
+                now=now,
+            )
+
+    def _secure_route(self, address: str) -> bool:
+        """Mail that may name a child goes only to a secure domain, over verified TLS."""
+        out = self.config.outgoing
+        if out.transport == "smtp" and out.tls == "none":
+            return False
+        domain = address.rpartition("@")[2].lower()
+        return any(domain == d or domain.endswith("." + d) for d in self.secure_domains)
+
+    def _secure_route_missing(
+        self,
+        plan: Plan,
+        case: CaseRef,
+        partnership: Partnership,
+        notice: Notice,
+        to: str,
+        context: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        bm = partnership.role_address("business_manager")
+        if not bm or bm == to or not self._secure_route(bm):
+            return
+        self._queue_mail(
+            plan,
+            case,
+            partnership,
+            kind="secure-route-missing",
+            intent=f"notify:{{id}}:secure-route-missing/{notice.key}",
+            to=bm,
+            template="business_manager/secure_route_missing",
+            context={**context, "notification": notice.name, "recipient": to},
+            automatic=False,
+            now=now,
+        )
+
+    def _queue_mail(
+        self,
+        plan: Plan,
+        case: CaseRef,
+        partnership: Partnership,
+        *,
+        kind: str,
+        intent: str,
+        to: str,
+        template: str,
+        context: dict[str, Any],
+        automatic: bool,
+        now: datetime,
+        in_reply_to: str | None = None,
+        references: tuple[str, ...] = (),
+        reply_to: str | None = None,
+    ) -> bool:
+        """Render one mail into the outbox, with its Message row and a timeline line."""
+        if to in self.policy.own_addresses and automatic:
+            plan.events.append(_event(case, None, now, "not-sent", f"{kind}: {to} is our own"))
+            return False
+        from_addr = self.config.outgoing.from_address
+        mail = render_mail(
+            self.renderer,
+            partnership=partnership.name,
+            template=template,
+            context=context,
+            kind=kind,
+            reference=case.reference,
+            from_addr=from_addr,
+            to=to,
+            date=now,
+            reply_to=reply_to or partnership.role_address("business_manager"),
+            in_reply_to=in_reply_to,
+            references=references,
+        )
+        plan.outbox.append(
+            {
+                "intent": _Intent(intent, case),
+                "case": case,
+                "kind": kind,
+                "message_id": mail.message_id,
+                "envelope_from": from_addr,
+                "recipients": [to],
+                "rate_key": to.lower(),
+                "data": mail.data,
+                "automatic": automatic,
+                "state": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+        )
+        plan.messages.append(
+            {
+                "case": case,
+                "raw_id": None,
+                "direction": "out",
+                "message_id": mail.message_id,
+                "content_hash": None,
+                "from_addr": from_addr,
+                "at": now,
+                "verdict": "own",
+                "threaded_via": None,
+            }
+        )
+        plan.seen_ids.append((mail.message_id, "out", case))
+        plan.events.append(
+            _event(case, None, now, f"{kind}-queued", f"{kind} <{mail.message_id}> queued to {to}")
+        )
+        return True
 
     def _add_message(
         self,
@@ -425,26 +763,52 @@ class Intake:
         mailbox = self.mailboxes.get(w.mailbox)
         if mailbox is None:
             raise LookupError(f"mailbox {w.mailbox!r} is no longer configured")
-        partnership = self.config.partnerships[mailbox.partnership]
+        names = mailbox.partnership_names
+        name = (
+            names[0]
+            if len(names) == 1
+            else self.procedures.for_recipients(names, _recipients(email))
+        )
+        if name is None:
+            return self._quarantine(
+                w,
+                "held for review: cannot tell which partnership this escalation is for "
+                f"(mailbox {w.mailbox} serves {', '.join(names)}; the recipients match "
+                "none or several of their addresses)",
+                now,
+            )
+        partnership = self.procedures[name]
         year = w.received_at.astimezone(LONDON).year
         reference = self._next_reference(s, view, partnership.prefix, year)
+        ladder = partnership.ladder
+        signals = read_signals(email.new_text, email.subject, ladder.vocabulary)
+        fx = ladder.open(
+            reference=reference,
+            opened_at=w.received_at,
+            raised_by=email.from_.addr,
+            signals=signals,
+        )
+        st = fx.state
         row = {
             "reference": reference,
-            "partnership": mailbox.partnership,
-            "status": "open",
-            "stage": 1,
-            "flags": [],
-            "category": None,
+            "partnership": name,
+            "status": st.status,
+            "stage": st.stage,
+            "flags": sorted(st.flags),
+            "category": st.category,
             "opened_at": w.received_at,
             "raised_by": email.from_.addr,
             "mailbox": w.mailbox,
+            "track": st.track,
+            "stage_entered_at": st.stage_entered_at,
+            "resolved_at": w.received_at if st.status == "resolved" else None,
         }
-        case = view.new_case(reference, mailbox.partnership, row)
+        case = view.new_case(reference, name, row)
         plan = self._finish(w, Outcome(w.raw_id, "case", f"opened {reference}", reference), now)
         plan.new_case = case
         self._add_message(plan, w, email, case, verdict, thread)
         mid_text = f"<{email.message_id}>" if email.message_id else "(no Message-ID)"
-        signals = f"; signals: {', '.join(verdict.signals)}" if verdict.signals else ""
+        signals_text = f"; signals: {', '.join(verdict.signals)}" if verdict.signals else ""
         plan.events.append(
             _event(
                 case,
@@ -453,10 +817,11 @@ class Intake:
                 "opened",
                 f"case opened from message {mid_text} from {email.from_.addr} "
                 f"to mailbox {w.mailbox}, received "
-                f"{w.received_at.isoformat()}; {thread.detail}{signals}",
+                f"{w.received_at.isoformat()}; {thread.detail}{signals_text}",
             )
         )
-        if self._queue_ack(plan, case, email, mailbox, view, now):
+        self._record_effects(plan, w, email, case, partnership, fx, now)
+        if self._queue_ack(plan, case, email, mailbox, partnership, fx, view, now):
             plan.outcome = Outcome(w.raw_id, "case", f"opened {reference}", reference, True)
         return plan
 
@@ -466,6 +831,8 @@ class Intake:
         case: CaseRef,
         email: ParsedEmail,
         mailbox: MailboxConfig,
+        partnership: Partnership,
+        fx: Effects,
         view: BatchView,
         now: datetime,
     ) -> bool:
@@ -485,69 +852,31 @@ class Intake:
             return skip(
                 f"rate limit: {sent} automatic mails to {to} in the last hour (limit {limit})"
             )
-        partnership = self.config.partnerships[case.partnership]
-        opened_at: datetime = case.row["opened_at"]
-        context = {
-            "reference": case.reference,
-            "partnership_name": partnership.display_name or case.partnership,
-            "mailbox_address": mailbox.address,
-            "received_local": opened_at.astimezone(LONDON).strftime("%A %d %B %Y, %H:%M"),
-        }
-        rendered = self.renderer.render(case.partnership, "sender/ack", context)
-        from_addr = self.config.outgoing.from_address
-        message_id = new_message_id("ack", case.reference, from_addr)
-        data = build_message(
-            from_addr=from_addr,
+        context = self._context(case, partnership, fx)
+        context["mailbox_address"] = mailbox.address
+        context["received_local"] = _local_text(case.row["opened_at"])
+        queued = self._queue_mail(
+            plan,
+            case,
+            partnership,
+            kind="ack",
+            intent="ack:{id}",
             to=to,
-            reply_to=mailbox.address,
-            subject=neutral_subject(case.reference, rendered.subject),
-            text=rendered.text,
-            message_id=message_id,
-            date=now,
+            template="sender/ack",
+            context=context,
+            automatic=True,
+            now=now,
             in_reply_to=email.message_id,
             references=(*email.references, email.message_id) if email.message_id else (),
-            tracker_header=f"{case.reference}; kind=ack",
+            reply_to=mailbox.address,
         )
-        plan.outbox.append(
-            {
-                "intent": _Intent("ack", case),
-                "case": case,
-                "kind": "ack",
-                "message_id": message_id,
-                "envelope_from": from_addr,
-                "recipients": [to],
-                "rate_key": to.lower(),
-                "data": data,
-                "automatic": True,
-                "state": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-        )
-        plan.messages.append(
-            {
-                "case": case,
-                "raw_id": None,
-                "direction": "out",
-                "message_id": message_id,
-                "content_hash": None,
-                "from_addr": from_addr,
-                "at": now,
-                "verdict": "own",
-                "threaded_via": None,
-            }
-        )
-        plan.seen_ids.append((message_id, "out", case))
-        plan.events.append(
-            _event(case, None, now, "ack-queued", f"acknowledgement <{message_id}> queued to {to}")
-        )
-        plan.mail_to = to.lower()
-        return True
+        if queued:
+            plan.mail_to = to.lower()
+        return queued
 
     # -- writing ---------------------------------------------------------------
 
-    def _write(self, s: Session, plans: list[Plan]) -> None:
+    def _write(self, s: Session, plans: list[Plan], view: BatchView) -> None:
         """Insert and update everything the batch decided, in a few multi-row statements."""
         new_cases = [p.new_case for p in plans if p.new_case is not None]
         if new_cases:
@@ -566,16 +895,33 @@ class Intake:
             s.execute(insert(Message), messages)
         if events:
             s.execute(insert(Event), events)
+        if view.case_updates:
+            s.execute(update(Case), list(view.case_updates.values()))
+        if view.deadline_updates:
+            s.execute(update(Deadline), list(view.deadline_updates.values()))
+        if view.new_deadlines:
+            s.execute(insert(Deadline), [_resolve(d) for d in view.new_deadlines.values()])
         if plans:
             s.execute(update(RawMail), [p.raw for p in plans])
 
 
 @dataclass(frozen=True)
 class _Intent:
-    """``ack:<case id>``, once the case has an id."""
+    """``ack:{id}`` and the like, filled in once the case has an id."""
 
-    kind: str
+    template: str
     case: CaseRef
+
+
+def _recipients(email: ParsedEmail) -> list[str]:
+    """Every address the message was delivered to: a shared mailbox tells partnerships by these."""
+    out = [a.addr for a in (*email.to, *email.cc)]
+    out += list(email.delivered_to)
+    return out
+
+
+def _local_text(t: datetime) -> str:
+    return t.astimezone(LONDON).strftime("%A %d %B %Y, %H:%M")
 
 
 def _event(
@@ -591,5 +937,5 @@ def _resolve(row: dict[str, Any]) -> dict[str, Any]:
     out["case_id"] = None if case is None else case.id
     intent = out.get("intent")
     if isinstance(intent, _Intent):
-        out["intent"] = f"{intent.kind}:{intent.case.id}"
+        out["intent"] = intent.template.format(id=intent.case.id)
     return out

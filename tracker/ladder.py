@@ -100,7 +100,12 @@ class Effects:
 class Ladder:
     """One partnership's procedure, ready to apply."""
 
-    def __init__(self, loaded: LoadedProcedure, extra_closures: Iterable[date] = ()) -> None:
+    def __init__(
+        self,
+        loaded: LoadedProcedure,
+        extra_closures: Iterable[date] = (),
+        staff: Iterable[str] | None = None,
+    ) -> None:
         self.loaded = loaded
         self.procedure: Procedure = loaded.procedure
         self.calendar = WorkingCalendar(self.procedure.calendar.settings(extra_closures))
@@ -114,7 +119,7 @@ class Ladder:
             {name: f.phrases for name, f in p.flags.items()},
             [(c.maps_to, c.keywords) for c in p.categories],
         )
-        self.staff = frozenset(p.partnership.staff)
+        self.staff = frozenset(p.partnership.staff if staff is None else staff)
         self.zone = ZoneInfo(p.calendar.timezone)
 
     @property
@@ -231,7 +236,9 @@ class Ladder:
             if deadline is not None:
                 fx.deadlines.append(deadline)
         fx.events.insert(0, ("ladder", self._position(fx.state)))
-        self._notify(fx, triggers)
+        # Opening at a later stage is not a stage change anyone needs telling
+        # about twice: the acknowledgement and case_opened notices cover it.
+        self._notify(fx, [t for t in triggers if t[0] != "stage_changed"])
         return fx
 
     def apply(

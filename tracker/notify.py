@@ -143,3 +143,44 @@ def new_message_id(kind: str, reference: str, from_addr: str) -> str:
     """A fresh Message-ID (without brackets) fixed when the mail is queued."""
     domain = from_addr.rpartition("@")[2] or "localhost"
     return f"{secrets.token_hex(10)}.{kind}.{reference}@{domain}"
+
+
+@dataclass(frozen=True)
+class Mail:
+    message_id: str
+    data: bytes
+    subject: str
+
+
+def render_mail(
+    renderer: Renderer,
+    *,
+    partnership: str,
+    template: str,
+    context: Mapping[str, object],
+    kind: str,
+    reference: str,
+    from_addr: str,
+    to: str,
+    date: datetime,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> Mail:
+    """Render ``template`` and assemble the mail: ``[REF] phrase`` subject, our header, RFC 3834."""
+    rendered = renderer.render(partnership, template, context)
+    message_id = new_message_id(kind, reference, from_addr)
+    subject = neutral_subject(reference, rendered.subject)
+    data = build_message(
+        from_addr=from_addr,
+        to=to,
+        reply_to=reply_to,
+        subject=subject,
+        text=rendered.text,
+        message_id=message_id,
+        date=date,
+        in_reply_to=in_reply_to,
+        references=references,
+        tracker_header=f"{reference}; kind={kind}",
+    )
+    return Mail(message_id, data, subject)

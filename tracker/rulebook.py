@@ -328,7 +328,9 @@ class Procedure(_Strict):
     tracks: dict[str, Track] = Field(min_length=1)
     default_track: str
     flags: dict[str, Flag] = Field(default_factory=dict)
-    notifications: dict[str, Notification] = Field(default_factory=dict)
+    notifications: dict[Annotated[str, Field(pattern=_ID, max_length=24)], Notification] = Field(
+        default_factory=dict
+    )
     categories: list[Category] = Field(default_factory=list)
     chasers: Chasers = Chasers()
 
@@ -452,7 +454,7 @@ def load_procedure(path: Path) -> LoadedProcedure:
     except OSError as exc:
         raise RuleFileError([f"{path}: cannot read: {exc.strerror}"]) from None
     try:
-        data = yaml.load(raw, Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
+        data = yaml.load(raw, Loader=_Yaml12Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise RuleFileError([f"{path}: not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):

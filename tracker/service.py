@@ -28,6 +28,7 @@ from tracker.config import Config
 from tracker.intake import Intake, Outcome, Work, chunks
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
+from tracker.procedures import Procedures
 from tracker.store import Store
 
 __all__ = ["OUTCOMES", "Outcome", "Service", "Stored"]
@@ -57,20 +58,30 @@ class _Unparsed:
 
 
 class Service:
-    def __init__(self, config: Config, store: Store, clock: Clock, renderer: Renderer) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        renderer: Renderer,
+        procedures: Procedures | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.prefixes = frozenset(p.prefix for p in config.partnerships.values())
+        #: Raises :class:`tracker.rulebook.RuleFileError` for an invalid rule file,
+        #: so a daemon with a broken procedure never starts.
+        self.procedures = procedures or Procedures.from_config(config)
+        self.prefixes = self.procedures.prefixes
         protected = set(config.security.protected_domains)
-        for p in config.partnerships.values():
+        for p in self.procedures.by_name.values():
             protected.update(p.domains)
         self.policy = Policy(
             trusted_authserv_ids=frozenset(i.lower() for i in config.security.trusted_authserv_ids),
             protected_domains=frozenset(d.lower() for d in protected),
             own_addresses=config.own_addresses,
         )
-        self.intake = Intake(config, renderer, self.policy, self.prefixes)
+        self.intake = Intake(config, renderer, self.policy, self.procedures)
 
     # -- stage 1: make the bytes durable ----------------------------------
 

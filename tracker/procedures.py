@@ -1,0 +1,89 @@
+"""The configured partnerships, each with its procedure loaded and ready to apply.
+
+Built once at start-up from the configuration's ``[partnerships.*]`` tables
+and the rule files they name; an invalid rule file stops the daemon here,
+before any mail is read, with every problem listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tracker.config import Config
+from tracker.errors import ConfigError
+from tracker.ladder import Ladder
+from tracker.rulebook import LoadedProcedure, RuleFileError, load_procedure
+
+
+@dataclass(frozen=True)
+class Partnership:
+    name: str
+    prefix: str
+    display_name: str
+    domains: frozenset[str]
+    #: Intake addresses (rule file): how a shared mailbox tells partnerships apart.
+    addresses: frozenset[str]
+    staff: frozenset[str]
+    ladder: Ladder
+
+    def role_address(self, role: str) -> str | None:
+        return self.ladder.procedure.role_address(role)
+
+
+class Procedures:
+    def __init__(self, partnerships: dict[str, Partnership]) -> None:
+        self.by_name = partnerships
+        self.by_prefix = {p.prefix: p for p in partnerships.values()}
+
+    @classmethod
+    def from_config(cls, config: Config) -> Procedures:
+        problems: list[str] = []
+        loaded: dict[str, LoadedProcedure] = {}
+        for name, local in config.partnerships.items():
+            path = local.rules_file or config.paths.rules_dir / f"{name}.yaml"
+            if not path.exists():
+                problems.append(f"{path}: no rule file for partnership {name!r}")
+                continue
+            try:
+                loaded[name] = load_procedure(path)
+            except RuleFileError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise RuleFileError(problems)
+        out: dict[str, Partnership] = {}
+        for name, lp in loaded.items():
+            local = config.partnerships[name]
+            proc = lp.procedure
+            staff = frozenset({*proc.partnership.staff, *(s.lower() for s in local.staff)})
+            ladder = Ladder(lp, local.extra_closures, staff)
+            out[name] = Partnership(
+                name=name,
+                prefix=local.prefix or proc.partnership.reference_prefix,
+                display_name=local.display_name or proc.partnership.name,
+                domains=frozenset(d.lower() for d in (*proc.partnership.domains, *local.domains)),
+                addresses=frozenset(proc.partnership.addresses),
+                staff=staff,
+                ladder=ladder,
+            )
+        prefixes = [p.prefix for p in out.values()]
+        if len(set(prefixes)) != len(prefixes):
+            raise ConfigError("partnership reference prefixes must be unique")
+        return cls(out)
+
+    def __getitem__(self, name: str) -> Partnership:
+        return self.by_name[name]
+
+    @property
+    def prefixes(self) -> frozenset[str]:
+        return frozenset(self.by_prefix)
+
+    def for_recipients(self, candidates: Iterable[str], recipients: Iterable[str]) -> str | None:
+        """The one partnership among ``candidates`` whose addresses the mail was sent to."""
+        wanted = {r.lower() for r in recipients}
+        hits = [n for n in candidates if self.by_name[n].addresses & wanted]
+        return hits[0] if len(hits) == 1 else None
+
+    def templates(self) -> set[tuple[str, str]]:
+        """(partnership, template) pairs the rule files name, for a start-up check."""
+        return {(n, t) for n, p in self.by_name.items() for t in p.ladder.procedure.templates()}
