@@ -21,12 +21,12 @@ from ingest.errors import AuthenticationFailed, SourceError
 from ingest.raw import RawMessage
 from ingest.sources.backoff import Backoff
 from ingest.sources.base import Source
-from tracker import outbox
+from tracker import chasers, outbox
 from tracker.clock import Clock
 from tracker.config import Config, MailboxConfig
 from tracker.senders.base import Sender
 from tracker.service import OUTCOMES, Outcome, Service
-from tracker.store import DbSourceState, Store
+from tracker.store import DbSourceState, Store, observe_clock
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class RunReport:
     seen_before: int = 0
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     sent: int = 0
+    chasers: int = 0
     retried: int = 0
     failed: int = 0
     uncertain: int = 0
@@ -86,6 +87,8 @@ class RunReport:
         if self.seen_before:
             parts.append(f"{self.seen_before} seen before")
         parts += [f"{n} {k}" for k, n in self.outcomes.items()]
+        if self.chasers:
+            parts.append(f"{self.chasers} chasers")
         parts.append(f"{self.sent} sent")
         if self.retried:
             parts.append(f"{self.retried} to retry")
@@ -151,8 +154,8 @@ class Daemon:
         if self.reporter:
             for o in outcomes.values():
                 self.reporter(name, o)
-        if any(o.acknowledged for o in outcomes.values()):
-            self._outbox_wakeup.set()
+        if any(o.outcome in ("case", "thread") for o in outcomes.values()):
+            self._outbox_wakeup.set()  # acknowledgements and notifications
         return len(batch)
 
     def deliver(self) -> outbox.DeliveryReport:
@@ -165,6 +168,16 @@ class Daemon:
             self.report.retried += rep.retried
             self.report.failed += rep.failed
             self.report.uncertain += rep.uncertain
+        return rep
+
+    def chase(self) -> chasers.ChaseReport:
+        """Queue the reminders, overdue notices and roll-ups due now (idempotent)."""
+        now = observe_clock(self.store, self.clock.now(), explicit=False)
+        rep = chasers.run_due(
+            self.store, self.service.procedures, self.service.renderer, self.config, now
+        )
+        with self._report_lock:
+            self.report.chasers += rep.queued
         return rep
 
     def recover(self) -> None:
@@ -197,6 +210,7 @@ class Daemon:
                 self.report.errors.append(str(exc))
             finally:
                 source.close()
+        self.chase()
         self.deliver()
         return self.report
 
@@ -245,7 +259,11 @@ class Daemon:
                 log.exception("outbox delivery failed; will try again")
 
     def run_due(self) -> None:
-        """The scheduler's tick: wake the outbox for retries (chasers will join here)."""
+        """The scheduler's tick: queue due chasers, then wake the outbox (retries too)."""
+        try:
+            self.chase()
+        except Exception:
+            log.exception("chasers failed; will try again at the next tick")
         self._outbox_wakeup.set()
 
     def run_forever(self, *, tick_seconds: float = 30.0) -> None:

@@ -69,6 +69,7 @@ class Service:
         self.config = config
         self.store = store
         self.clock = clock
+        self.renderer = renderer
         #: Raises :class:`tracker.rulebook.RuleFileError` for an invalid rule file,
         #: so a daemon with a broken procedure never starts.
         self.procedures = procedures or Procedures.from_config(config)

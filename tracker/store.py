@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
-from tracker.model import MailboxState
+from tracker.model import ClockMark, MailboxState
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,36 @@ class Store:
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""
         return self.engine.url.render_as_string(hide_password=True)
+
+
+class ClockWentBackwards(StoreError):
+    """``--now`` earlier than a time this database has already run at."""
+
+
+def observe_clock(store: Store, now: datetime, *, explicit: bool) -> datetime:
+    """Record ``now`` as this database's latest time; the clock never moves backwards.
+
+    A deadline computed at 16:20 must not be judged again at 16:10. An
+    explicit ``--now`` earlier than the mark is refused; a system clock that
+    has stepped back (an NTP correction) is held at the mark instead.
+    """
+    with store.transaction() as s:
+        mark = s.scalars(
+            select(ClockMark).where(ClockMark.name == "now").with_for_update()
+        ).first()
+        if mark is None:
+            s.add(ClockMark(name="now", at=now))
+            return now
+        if now < mark.at:
+            if explicit:
+                raise ClockWentBackwards(
+                    f"this database has already run at {mark.at.isoformat()}; "
+                    f"--now {now.isoformat()} would move its clock backwards"
+                )
+            log.warning("system clock is behind this database's last run; holding at the mark")
+            return mark.at
+        mark.at = now
+        return now
 
 
 class DbSourceState:
