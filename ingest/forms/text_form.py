@@ -156,11 +156,18 @@ class _Reader:
 
     def line(self, text: str, label_ahead: bool) -> None:
         if not text.strip():
-            if self.field is not None and self.lines:
-                if self.field not in NARRATIVE_FIELDS:
+            if self.field is None:
+                return
+            if not self.lines:
+                # A label still waiting for its value: Outlook's plain-text
+                # tables put a blank line between label and value, but after
+                # the form's last label a blank line means the form has ended.
+                if not label_ahead:
                     self.finish()
-                else:
-                    self.blank = True
+            elif self.field not in NARRATIVE_FIELDS:
+                self.finish()
+            else:
+                self.blank = True
             return
         if is_stop_line(text):
             self.finish()
