@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from ingest.errors import EscalationTrackerError
+from tracker import rules_cli
 from tracker.clock import Clock, FrozenClock, SystemClock
 from tracker.config import Config, default_config, load_config
 from tracker.errors import ConfigError
-from tracker.model import Case, Event, Message, OutboxItem, RawMail
+from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail
 from tracker.notify import Renderer
 from tracker.service import Outcome, Service
-from tracker.store import Store
+from tracker.store import Store, observe_clock
 
 log = logging.getLogger("tracker.cli")
 
@@ -88,6 +89,9 @@ def _make_daemon(
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     store, service, clock = _build(args, config)
+    if args.now:
+        # Refuse a replay that would move this database's clock backwards.
+        observe_clock(store, clock.now(), explicit=True)
     daemon = _make_daemon(config, store, service, clock)
     if args.once:
         report = daemon.run_once(progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -213,6 +217,36 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ladder_position(config: Config, case: Case) -> str:
+    """``2 of 4 (Management finding solutions), track default``, from the rule file if loadable."""
+    from tracker.rulebook import RuleFileError, load_procedure
+
+    local = config.partnerships.get(case.partnership)
+    path = (local.rules_file if local else None) or (
+        config.paths.rules_dir / f"{case.partnership}.yaml"
+    )
+    try:
+        proc = load_procedure(path).procedure
+    except RuleFileError:
+        return str(case.stage)
+    track = proc.track(case.track)
+    stage = track.stage(case.stage)
+    name = f" ({stage.name})" if stage else ""
+    return f"{case.stage} of {len(track.stages)}{name}, track {case.track or proc.default_track}"
+
+
+def _next_due(deadlines: Sequence[Deadline], status: str) -> str:
+    if status == "resolved":
+        return "nothing (resolved)"
+    live = [d for d in deadlines if d.state == "open"]
+    if not live:
+        return "nothing"
+    d = live[-1]
+    if d.due_at is None:
+        return f"stage {d.stage}: no fixed timescale ({d.basis.replace('_', ' ')})"
+    return f"stage {d.stage} by {d.due_at:%Y-%m-%d %H:%M} UTC ({d.explanation})"
+
+
 def cmd_cases_show(args: argparse.Namespace) -> int:
     config = _load(args)
     store = _open_store(config)
@@ -223,8 +257,23 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
             return 1
         _out(f"{case.reference}  ({case.partnership})")
         _out(f"  status:    {case.status}")
-        _out(f"  stage:     {case.stage}")
+        _out(f"  stage:     {_ladder_position(config, case)}")
         _out(f"  flags:     {', '.join(case.flags) or 'none'}")
+        _out(f"  category:  {case.category or 'not recorded'}")
+        deadlines = s.scalars(
+            select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+        ).all()
+        _out(f"  next due:  {_next_due(deadlines, case.status)}")
+        if deadlines:
+            _out("  deadlines:")
+            for d in deadlines:
+                due = f"{d.due_at:%Y-%m-%d %H:%M} UTC" if d.due_at else "no fixed time"
+                met = f", met {d.met_at:%Y-%m-%d %H:%M}" if d.met_at else ""
+                late = " (late)" if d.met_at and d.due_at and d.met_at > d.due_at else ""
+                _out(
+                    f"    stage {d.stage}: {due} [{d.basis}; {d.state}{met}{late}]"
+                    f"{'  out of hours' if d.out_of_hours else ''}"
+                )
         _out(f"  opened:    {case.opened_at:%Y-%m-%d %H:%M} UTC via mailbox {case.mailbox}")
         _out(f"  raised by: {case.raised_by}")
         _out("  messages:")
@@ -282,6 +331,37 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
                         select(Event).where(Event.case_id == case.id).order_by(Event.id)
                     )
                 ],
+                "track": case.track,
+                "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
+                "deadlines": [
+                    {
+                        "stage": d.stage,
+                        "due_at": d.due_at.isoformat() if d.due_at else None,
+                        "basis": d.basis,
+                        "unit": d.unit,
+                        "within": d.within,
+                        "rule": d.rule,
+                        "state": d.state,
+                        "met_at": d.met_at.isoformat() if d.met_at else None,
+                        "out_of_hours": d.out_of_hours,
+                    }
+                    for d in s.scalars(
+                        select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+                    )
+                ],
+                "notifications": [
+                    {
+                        "kind": o.kind,
+                        "to": list(o.recipients),
+                        "state": o.state,
+                        "sent_at": o.sent_at.isoformat() if o.sent_at else None,
+                    }
+                    for o in s.scalars(
+                        select(OutboxItem)
+                        .where(OutboxItem.case_id == case.id)
+                        .order_by(OutboxItem.id)
+                    )
+                ],
             }
             if include_personal:
                 # Subjects and bodies may name the child: only on explicit request.
@@ -319,6 +399,8 @@ EXPORT_CSV_FIELDS = [
     "raised_by",
     "mailbox",
     "message_ids",
+    "deadlines",
+    "notifications",
     "events",
 ]
 
@@ -337,6 +419,8 @@ def write_export(cases: list[dict[str, Any]], fmt: str, stream: TextIO) -> None:
                 "flags": " ".join(c["flags"]),
                 "message_ids": " ".join(f"<{m}>" for m in c["message_ids"]),
                 "events": json.dumps(c["events"], ensure_ascii=False),
+                "deadlines": json.dumps(c["deadlines"], ensure_ascii=False),
+                "notifications": json.dumps(c["notifications"], ensure_ascii=False),
             }
         )
 
@@ -541,6 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True, metavar="ACTION"
     )
     db.add_parser("upgrade", help="apply database migrations").set_defaults(func=cmd_db_upgrade)
+
+    rules_cli.add_commands(sub)
     return p
 
 

@@ -1,0 +1,151 @@
+"""``tracker rules check|explain`` and ``tracker chasers``: the procedures from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tracker.errors import ConfigError
+from tracker.explain import explain
+from tracker.ladder import Ladder
+from tracker.notify import Renderer, TemplateError
+from tracker.procedures import Procedures
+from tracker.rulebook import RuleFileError, load_procedure, rule_files
+
+
+def _when(text: str | None, option: str) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option}: not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"{option} needs a UTC offset, e.g. 2026-12-24T16:20:00+00:00")
+    return moment.astimezone(UTC)
+
+
+def template_problems(renderer: Renderer, partnership: str, templates: set[str]) -> list[str]:
+    """Every template a rule file names must exist (both parts) for that partnership."""
+    problems = []
+    for name in sorted(templates):
+        for part in ("subject", "txt"):
+            rel = f"{name}.{part}.j2"
+            own = renderer.templates_dir / partnership / rel
+            default = renderer.templates_dir / "_default" / rel
+            if not (own.exists() or default.exists()):
+                problems.append(f"template {rel} not found in {renderer.templates_dir}")
+    return problems
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from tracker.cli import _load, _out
+
+    config = _load(args)
+    paths = [Path(f) for f in args.files] or rule_files(config.paths.rules_dir)
+    if not paths:
+        _out(f"No rule files in {config.paths.rules_dir}.")
+        return 1
+    renderer = Renderer(config.paths.templates_dir)
+    failed = 0
+    for path in paths:
+        try:
+            loaded = load_procedure(path)
+        except RuleFileError as exc:
+            failed += 1
+            for problem in exc.problems:
+                _out(f"error: {problem}")
+            continue
+        problems = template_problems(renderer, loaded.procedure.id, loaded.procedure.templates())
+        for problem in problems:
+            _out(f"error: {path}: {problem}")
+        if problems:
+            failed += 1
+            continue
+        p = loaded.procedure
+        stages = sum(len(t.stages) for t in p.tracks.values())
+        _out(
+            f"ok: {path}: {p.partnership.short}, {len(p.tracks)} track(s), {stages} stage(s), "
+            f"{len(p.notifications)} notification(s), version {loaded.version}"
+        )
+    if failed:
+        _out(f"{failed} of {len(paths)} rule file(s) have errors.")
+        return 1
+    _out(f"All {len(paths)} rule file(s) are valid.")
+    return 0
+
+
+def cmd_rules_explain(args: argparse.Namespace) -> int:
+    from tracker.cli import _load, _out
+
+    config = _load(args)
+    path = config.paths.rules_dir / f"{args.partnership}.yaml"
+    local = config.partnerships.get(args.partnership)
+    if local is not None and local.rules_file:
+        path = local.rules_file
+    if not path.exists():
+        known = ", ".join(p.stem for p in rule_files(config.paths.rules_dir)) or "none"
+        _out(f"No rule file for {args.partnership!r} (known: {known}).")
+        return 1
+    loaded = load_procedure(path)
+    ladder = Ladder(
+        loaded,
+        local.extra_closures if local else (),
+        {*loaded.procedure.partnership.staff, *(local.staff if local else ())},
+    )
+    if args.track and args.track not in loaded.procedure.tracks:
+        _out(f"No track {args.track!r}; tracks: {', '.join(loaded.procedure.tracks)}")
+        return 1
+    start = _when(args.start, "--start")
+    for line in explain(ladder, start, datetime.now(UTC).date(), args.track):
+        _out(line)
+    return 0
+
+
+def cmd_chasers(args: argparse.Namespace) -> int:
+    from tracker import chasers
+    from tracker.cli import _load, _open_store, _out
+    from tracker.store import observe_clock
+
+    config = _load(args)
+    store = _open_store(config)
+    at = _when(args.at, "--at")
+    procedures = Procedures.from_config(config)
+    renderer = Renderer(config.paths.templates_dir)
+    if not args.dry_run:
+        at = observe_clock(store, at, explicit=bool(args.at))
+    try:
+        rep = chasers.run_due(store, procedures, renderer, config, at, dry_run=args.dry_run)
+    except TemplateError as exc:
+        _out(f"error: {exc}")
+        return 1
+    verb = "would go out" if args.dry_run else "queued"
+    if not rep.due:
+        _out(f"No chasers due at {at.isoformat()}.")
+        return 0
+    for c in rep.due:
+        what = c.reference or f"{len(c.cases)} overdue case(s)"
+        due = f" (stage {c.stage} due {c.due_at.isoformat()})" if c.due_at else ""
+        _out(f"{c.kind:<8} {c.partnership:<12} {what}{due} -> {', '.join(c.to)}")
+    _out(f"{len(rep.due)} chaser(s) {verb} at {at.isoformat()}: {rep.summary()}")
+    if not args.dry_run:
+        _out("They are sent by the running daemon, or by: tracker run --once")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = sub.add_parser("rules", help="check or explain the partnerships' rule files")
+    rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    rc = rsub.add_parser("check", help="validate rule files (default: every file in rules_dir)")
+    rc.add_argument("files", nargs="*", metavar="FILE")
+    rc.set_defaults(func=cmd_rules_check)
+    re_ = rsub.add_parser("explain", help="a procedure in plain English with an example timeline")
+    re_.add_argument("partnership")
+    re_.add_argument("--start", help="example arrival time (ISO 8601 with offset; default now)")
+    re_.add_argument("--track", help="the track for the example timeline (default: the default)")
+    re_.set_defaults(func=cmd_rules_explain)
+    ch = sub.add_parser("chasers", help="queue (or list with --dry-run) the chasers due at a time")
+    ch.add_argument("--at", help="ISO 8601 time with offset (default: now)")
+    ch.add_argument("--dry-run", action="store_true", help="list what would go out; queue nothing")
+    ch.set_defaults(func=cmd_chasers)
