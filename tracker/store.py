@@ -132,9 +132,7 @@ def observe_clock(store: Store, now: datetime, *, explicit: bool) -> datetime:
     has stepped back (an NTP correction) is held at the mark instead.
     """
     with store.transaction() as s:
-        mark = s.scalars(
-            select(ClockMark).where(ClockMark.name == "now").with_for_update()
-        ).first()
+        mark = s.scalars(select(ClockMark).where(ClockMark.name == "now").with_for_update()).first()
         if mark is None:
             s.add(ClockMark(name="now", at=now))
             return now
