@@ -238,6 +238,7 @@ class BatchView:
     def _apply(self, case: CaseRef, fx: Effects, now: datetime) -> None:
         """Apply decided effects to the batch's picture of the case and the rows to write."""
         st = fx.state
+        was_resolved = case.state is not None and case.state.status == "resolved"
         case.state = st
         closing = dict(fx.closed)
         keep: list[OpenDeadline] = []
@@ -246,7 +247,7 @@ class BatchView:
             if new_state is None:
                 keep.append(d)
                 continue
-            met = now if new_state == "met" else None
+            met = fx.at if new_state == "met" else None
             if d.key < 0:
                 self.new_deadlines[d.key].update(state=new_state, met_at=met)
             else:
@@ -284,13 +285,11 @@ class BatchView:
             "track": st.track,
             "stage_entered_at": st.stage_entered_at,
         }
-        if st.status == "resolved":
-            fields["resolved_at"] = fields.get("resolved_at") or now
-        else:
+        if st.status != "resolved":
             fields["resolved_at"] = None
+        elif not was_resolved:
+            fields["resolved_at"] = fx.at
         if case.row is not None:
-            if st.status == "resolved" and case.row.get("resolved_at"):
-                fields["resolved_at"] = case.row["resolved_at"]
             case.row.update(fields)
         else:
             assert case.id is not None

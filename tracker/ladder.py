@@ -83,6 +83,8 @@ class Notice:
 @dataclass
 class Effects:
     state: CaseState
+    #: When the message that caused these effects reached the mailbox.
+    at: datetime
     events: list[tuple[str, str]] = field(default_factory=list)
     #: (deadline key, new state): ``met`` when the stage moved on or the case was
     #: resolved, ``superseded`` when a flag imposed a stricter timescale.
@@ -228,7 +230,7 @@ class Ladder:
             stage_entered_at=opened_at,
             raised_by=raised_by,
         )
-        fx = Effects(state)
+        fx = Effects(state, opened_at)
         triggers: list[tuple[str, str | None]] = [("case_opened", None)]
         self._signals(fx, [], signals, raised_by, raised_by in self.staff, opened_at, triggers)
         if not any(t == "stage_changed" for t, _ in triggers):
@@ -249,7 +251,7 @@ class Ladder:
         sender: str,
         at: datetime,
     ) -> Effects:
-        fx = Effects(state)
+        fx = Effects(state, at)
         triggers: list[tuple[str, str | None]] = []
         self._signals(fx, open_deadlines, signals, sender, sender in self.staff, at, triggers)
         self._notify(fx, triggers)
