@@ -9,6 +9,10 @@ Files inside files (a PDF in a ``winmail.dat``, a Word form in an attached
 ``.msg``) are checked and read the same way, under the same size, time and
 depth allowances.
 
+An attachment over the size limit is hashed from the raw bytes before the
+message is parsed (:mod:`ingest.forms.oversize`), so its size never
+multiplies in the stdlib parser.
+
 Nothing here raises: whatever fails becomes an attachment report or a
 missing field, and whatever was read before the failure is kept. Logs carry
 counts and statuses only.
@@ -27,12 +31,13 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 
 from ingest.forms.dates import iso_date
-from ingest.forms.forwards import FORWARD_SUBJECT, Segment, split_segments
+from ingest.forms.forwards import FORWARD_SUBJECT, REPLY_SUBJECT, Segment, split_segments
 from ingest.forms.html_form import html_to_rows
 from ingest.forms.inference import infer_category, signature_agency
 from ingest.forms.isolation import run_isolated
 from ingest.forms.labels import split_name
 from ingest.forms.merge import Candidate, merge
+from ingest.forms.oversize import Elided, elide_oversized
 from ingest.forms.registry import find_reader, is_message, not_a_form
 from ingest.forms.safety import blocked_reason, sha256_of_encoded
 from ingest.forms.text_form import count_table_labels, read_rows, rows_from_text
@@ -100,6 +105,9 @@ class _Extractor:
         self.candidates: list[Candidate] = []
         self.reports: list[AttachmentReport] = []
         self.used_bytes = 0
+        self.elided: dict[bytes, Elided] = {}
+        self.prose: list[str] = []
+        """Text of the bodies read, for guessing a category when no form gives one."""
         self.deadline = time.monotonic() + limits.parse_timeout_seconds * _TIME_BUDGET_FACTOR
 
     # -- candidates --------------------------------------------------------
@@ -139,7 +147,10 @@ class _Extractor:
                 source = table_source if found.in_table else text_source
                 self.offer(found.name, found.value, source, found.confidence)
                 info.has_fields = True
-            for line in _segment_lines(segment):
+            lines = _segment_lines(segment)
+            if sum(map(len, self.prose)) < _MAX_BODY_CHARS:
+                self.prose.append("\n".join(lines))
+            for line in lines:
                 match = _INLINE_DOB.search(line)
                 if match:
                     self.offer(
@@ -211,6 +222,15 @@ class _Extractor:
                 self.report(path, leaf.filename, leaf.content_type, size, digest, status, reason)
                 return
         data = reader.payload(part)
+        elided = self.elided.get(data) if encoding == "base64" else None
+        if elided is not None:
+            reason = blocked_reason(leaf.filename, elided.head)
+            status = "blocked" if reason else "too-large"
+            reason = reason or f"{elided.size} bytes, over the {limit}-byte limit; not read"
+            self.report(
+                path, leaf.filename, leaf.content_type, elided.size, elided.sha256, status, reason
+            )
+            return
         self.file(Blob(leaf.filename, leaf.content_type, data), path, depth, info)
 
     # -- files -------------------------------------------------------------
@@ -302,6 +322,7 @@ class _Extractor:
     # -- the whole message -------------------------------------------------
 
     def run(self, raw: bytes) -> Extraction:
+        raw, self.elided = elide_oversized(raw, self.limits.max_attachment_bytes)
         info = self.read_message(parse_bytes(raw, []), "", 0)
         origin = _forward_origin(info)
         sender = origin or info.sender
@@ -310,8 +331,10 @@ class _Extractor:
         self.offer("raiser_email", sender.email, fallback_source, _CONFIDENCE_HEADER_EMAIL, True)
         self.offer("form_date", sender.date, fallback_source, _CONFIDENCE_FALLBACK, True)
         self.offer("raiser_agency", sender.agency, "signature", _CONFIDENCE_FALLBACK, True)
+        # The concern says what the disagreement is about; the whole body
+        # (greetings, requested actions) only when no concern was found.
         concerns = [c.value.value for c in self.candidates if c.value.name == "concern"]
-        category = infer_category([info.subject, *concerns])
+        category = infer_category([info.subject, *(concerns or self.prose)])
         self.offer("category", category, "inferred", _CONFIDENCE_INFERRED, True)
         return self.result(origin)
 
@@ -329,10 +352,15 @@ class _Extractor:
 def _forward_origin(info: _MessageInfo) -> _Origin | None:
     """The first writer of a forwarded message, or None if ``info`` is not a forward.
 
-    An inline chain decides; otherwise an attached message counts as the
-    forwarded original when the subject says "FW:" or the sender wrote no
-    form of their own (then the attachment is the escalation, not evidence).
+    An inline chain decides, unless the subject says the message is a reply
+    (Outlook quotes a reply's history with the same header block as a
+    forward, and the writer of a reply is its sender). Otherwise an attached
+    message counts as the forwarded original when the subject says "FW:" or
+    the sender wrote no form of their own (then the attachment is the
+    escalation, not evidence).
     """
+    if REPLY_SUBJECT.match(info.subject):
+        return None
     if info.inline_origin is not None:
         return info.inline_origin
     if info.attached and (FORWARD_SUBJECT.match(info.subject) or not info.has_fields):

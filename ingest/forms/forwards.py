@@ -24,7 +24,7 @@ from ingest.forms.dates import search_date
 from ingest.forms.labels import split_name
 from ingest.forms.text_form import Row
 
-__all__ = ["FORWARD_SUBJECT", "Segment", "parse_sender", "split_segments"]
+__all__ = ["FORWARD_SUBJECT", "REPLY_SUBJECT", "Segment", "parse_sender", "split_segments"]
 
 _HARD = re.compile(
     r"^\s*(?:-{2,}\s*original message\s*-{2,}"
@@ -48,6 +48,8 @@ _QUOTE = re.compile(r"^(?:\s*>)+ ?")
 _MAILTO = re.compile(r"\[mailto:([^\]]+)\]", re.IGNORECASE)
 #: Subject prefixes that say "forwarded" in the languages Outlook and Gmail use here.
 FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fw|fwd|tr|wg|rv)\s*:", re.IGNORECASE)
+#: Subject prefixes of a reply: quoted history below a reply is not a forwarded escalation.
+REPLY_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:re|aw|sv|antw|vs)\s*:", re.IGNORECASE)
 
 
 @dataclass

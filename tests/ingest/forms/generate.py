@@ -143,6 +143,13 @@ def _pdf_string(text: str) -> bytes:
     return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
 
 
+def _pdf_text_string(text: str) -> bytes:
+    """A PDF text string (field names and values): literal if ASCII, else UTF-16BE with BOM."""
+    if text.isascii():
+        return _pdf_string(text)
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+
+
 def _pdf(objects: list[bytes], root: int = 1) -> bytes:
     """A PDF file from numbered object bodies (object n is ``objects[n - 1]``)."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
@@ -213,13 +220,13 @@ def pdf_acroform(
     widgets: list[int] = []
     y = 780
     for name, value, tooltip in fields:
-        tu = b" /TU " + _pdf_string(tooltip) if tooltip else b""
+        tu = b" /TU " + _pdf_text_string(tooltip) if tooltip else b""
         objects.append(
             b"<< /Type /Annot /Subtype /Widget /FT /Tx /T "
-            + _pdf_string(name)
+            + _pdf_text_string(name)
             + tu
             + b" /V "
-            + _pdf_string(value)
+            + _pdf_text_string(value)
             + b" /Rect [200 %d 550 %d] /P 3 0 R /F 4 >>" % (y, y + 14)
         )
         widgets.append(len(objects))
@@ -536,6 +543,8 @@ class Mail:
     text: str | None = None
     html: str | None = None
     charset: str = "utf-8"
+    encoding: str | None = None
+    """The bytes' real encoding when it differs from the label (Outlook's cp1252 as latin-1)."""
     attachments: list[tuple[str, str, bytes]] = field(default_factory=list)
     """(file name, content type, bytes); message/rfc822 parts are attached as messages."""
 
@@ -553,7 +562,11 @@ def build_mail(mail: Mail) -> bytes:
             message.set_content(mail.text)
         else:
             message.set_content(
-                mail.text.encode(mail.charset), "text", "plain", cte="8bit", params={}
+                mail.text.encode(mail.encoding or mail.charset),
+                "text",
+                "plain",
+                cte="8bit",
+                params={},
             )
             message.set_param("charset", mail.charset)
         if mail.html is not None:
