@@ -17,7 +17,7 @@ values, with no database, network or clock of its own.
 from __future__ import annotations
 
 from ingest.forms.childkey import child_key
-from ingest.forms.extract import extract
+from ingest.forms.extraction import extract
 from ingest.forms.types import (
     CANONICAL_FIELDS,
     CHILD_FIELDS,

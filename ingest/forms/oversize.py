@@ -7,7 +7,7 @@ be checked. Before parsing, every run of base64 lines long enough to decode
 to more than the limit (only an attachment's body looks like that: headers
 and boundaries do not) is hashed slice by slice straight from the raw bytes
 and replaced by a short marker. The parser then sees a tiny part, which
-:func:`ingest.forms.extract` recognises by its marker and reports with the
+:mod:`ingest.forms.extraction` recognises by its marker and reports with the
 real size and SHA-256.
 """
 

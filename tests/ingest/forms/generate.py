@@ -10,6 +10,7 @@ fictional.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -119,6 +120,7 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@functools.cache
 def zip_bomb_docx() -> bytes:
     """A "docx" whose document part inflates to 300 MB from a few hundred KB."""
     out = io.BytesIO()
