@@ -137,7 +137,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "nature of concern",
         "nature of concerns",
         "nature of the disagreement",
+        "nature of the disagreements",
         "nature of disagreement",
+        "nature of disagreements",
         "details of concern",
         "details of the concern",
         "details of disagreement",
@@ -164,6 +166,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "resolution agreed",
         "outcome",
         "agreed outcome",
+        "outcome resolution and actions",
     ),
     "category": (
         "category",

@@ -1175,6 +1175,86 @@ def _cases() -> list[Case]:
         original_date="2026-03-02",
     )
 
+    # -- completed forms (response and resolution filled in) ---------------
+    response = (
+        "Team manager reviewed the referral on 5 March and agreed it should have been "
+        "progressed.\nA strategy discussion is booked for 6 March."
+    )
+    resolution = "Resolved at stage 2: referral accepted for a single assessment."
+
+    def completed(p: Profile) -> list[tuple[str, str]]:
+        pairs = appendix_c(p)
+        return [
+            *pairs[:-4],
+            ("Response", response),
+            ("Date", "05/03/2026"),
+            ("Resolution of Issues", resolution),
+            ("Date", "09/03/2026"),
+        ]
+
+    done = {"response": response, "resolution": resolution}
+    add(
+        "plain_completed_form",
+        "plain",
+        lambda: build_mail(
+            Mail(sender=sender(P1), subject="Completed form", text=lines_inline(completed(P1)))
+        ),
+        expected(P1, **done),
+    )
+    add(
+        "docx_completed_form",
+        "docx",
+        lambda: build_mail(
+            Mail(
+                sender=sender(P3),
+                subject="Completed form",
+                text="Updated form attached.",
+                attachments=[("Appendix C completed.docx", DOCX, g.docx_form(completed(P3)))],
+            )
+        ),
+        expected(P3, **done),
+        statuses=("read",),
+    )
+    add(
+        "html_completed_form",
+        "html-table",
+        lambda: build_mail(
+            Mail(
+                sender=sender(P5),
+                subject="Completed form",
+                html=outlook_html(html_table(completed(P5))),
+            )
+        ),
+        expected(P5, **done),
+    )
+    add(
+        "hull_proforma_board_copy",
+        "plain",
+        lambda: build_mail(
+            Mail(
+                sender="Jo Boardmember <jo.boardmember@northshire-partnership.example>",
+                subject="Resolving inter-agency disagreements proforma",
+                date=datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+                text=lines_inline(
+                    [
+                        ("Date", "10 March 2026"),
+                        ("Stage reached", "Stage 3"),
+                        ("Nature of the disagreement(s)", P4.concern),
+                        ("Outcome, resolution and actions", "Case allocated on 9 March."),
+                    ]
+                ),
+            )
+        ),
+        {
+            "raiser_name": "Jo Boardmember",
+            "raiser_email": "jo.boardmember@northshire-partnership.example",
+            "concern": P4.concern,
+            "resolution": "Case allocated on 9 March.",
+            "category": "service_provision",
+            "form_date": "2026-03-10",
+        },
+    )
+
     # -- replies, conflicts, blocked files --------------------------------
     add(
         "reply_not_forward",
