@@ -284,9 +284,10 @@ class _Extractor:
         self.used_bytes += size
         display = f"{path}{blob.filename or '(unnamed)'}"
         if message:
+            # Reported before its own files, so that reports list outer files first.
+            report("read", "attached message read")
             inner = self.read_message(parse_bytes(blob.data, []), display + "/", depth + 1)
             info.attached.append(inner)
-            report("read", "attached message read")
             return
         assert entry is not None
         remaining = self.deadline - time.monotonic()
