@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,8 +83,15 @@ def _addresses(p: Partnership, roles: Sequence[str], raised_by: str) -> tuple[st
     return tuple(out)
 
 
-def find_due(s: Session, procedures: Procedures, now: datetime) -> list[Chase]:
-    """Every chaser due at ``now`` that has not gone out yet (read-only)."""
+def find_due(
+    s: Session, procedures: Procedures, now: datetime, window: timedelta = timedelta(days=14)
+) -> list[Chase]:
+    """Every chaser due at ``now`` that has not gone out yet (read-only).
+
+    A deadline that passed more than ``window`` ago gets no overdue notice of
+    its own (importing an old mailbox must not mail every practitioner in
+    it); it is still listed in the business manager's roll-up.
+    """
     chases: list[Chase] = []
     rows = s.execute(
         select(Deadline, Case.reference, Case.partnership, Case.raised_by, Case.flags)
@@ -113,7 +120,7 @@ def find_due(s: Session, procedures: Procedures, now: datetime) -> list[Chase]:
                     "flags": list(flags or ()),
                 }
             )
-            if d.overdue_at is None and open_now:
+            if d.overdue_at is None and open_now and now - d.due_at <= window:
                 chases.append(
                     Chase(
                         "overdue",
@@ -173,7 +180,8 @@ def run_due(
     """Queue every chaser due at ``now``, each exactly once (see the module docstring)."""
     report = ChaseReport()
     with store.transaction() as s:
-        report.due = find_due(s, procedures, now)
+        window = timedelta(days=config.limits.overdue_notice_window_days)
+        report.due = find_due(s, procedures, now, window)
         if dry_run:
             return report
         for chase in report.due:

@@ -168,12 +168,82 @@ class LimitsConfig(_Strict):
     auto_mail_per_sender_per_hour: int = Field(default=5, ge=1)
     #: A message whose processing has crashed the daemon this many times is quarantined.
     max_processing_attempts: int = Field(default=3, ge=1)
+    #: Overdue notices go out for deadlines that passed within this many days;
+    #: older ones (a replayed or imported backlog) appear only in the roll-up.
+    overdue_notice_window_days: int = Field(default=14, ge=1)
 
 
 class PathsConfig(_Strict):
     var_dir: Path = Path("var")
     templates_dir: Path = REPO_ROOT / "templates"
     rules_dir: Path = REPO_ROOT / "rules"
+
+
+class DigestsConfig(_Strict):
+    """Business managers' digests (``tracker digest``; scheduled by the daemon when enabled).
+
+    Schedules are crontab lines (``minute hour day month day_of_week``) in the
+    partnership's time zone; an empty string schedules none of that kind. Each
+    digest covers the time since the schedule's previous run.
+    """
+
+    enabled: bool = False
+    daily: str = "0 8 * * mon-fri"
+    weekly: str = "0 8 * * mon"
+    #: Send a short "nothing new" digest when a period had nothing in it.
+    send_empty: bool = False
+    #: Partnerships that get digests (empty: every configured one).
+    partnerships: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _schedules(self) -> DigestsConfig:
+        from apscheduler.triggers.cron import CronTrigger
+
+        for kind in ("daily", "weekly"):
+            expression = getattr(self, kind)
+            if expression:
+                try:
+                    CronTrigger.from_crontab(expression, timezone="UTC")
+                except ValueError as exc:
+                    raise ValueError(f"{kind}: not a crontab schedule: {exc}") from None
+        return self
+
+
+class ReportsConfig(_Strict):
+    """Quarterly reports and the anonymised export.
+
+    The pseudonym key (for ``tracker export --anonymised``) is a secret like a
+    password: name an environment variable or a file, never write it here.
+    """
+
+    pseudonym_key_env: str | None = None
+    pseudonym_key_file: Path | None = None
+    #: Headless Chromium for the report's PDF (default: found on PATH).
+    chromium: str | None = None
+
+    def pseudonym_key(self) -> bytes:
+        if self.pseudonym_key_env:
+            value = os.environ.get(self.pseudonym_key_env)
+            if not value:
+                raise ConfigError(f"environment variable {self.pseudonym_key_env} is not set")
+            return value.encode("utf-8")
+        if self.pseudonym_key_file:
+            try:
+                return self.pseudonym_key_file.read_bytes().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read pseudonym_key_file {self.pseudonym_key_file}: {exc.strerror}"
+                ) from None
+        raise ConfigError(
+            "the anonymised export needs a pseudonym key: set reports.pseudonym_key_env "
+            "or reports.pseudonym_key_file"
+        )
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ReportsConfig:
+        if self.pseudonym_key_env and self.pseudonym_key_file:
+            raise ValueError("give either pseudonym_key_env or pseudonym_key_file, not both")
+        return self
 
 
 class Config(_Strict):
@@ -184,6 +254,8 @@ class Config(_Strict):
     security: SecurityConfig = SecurityConfig()
     limits: LimitsConfig = LimitsConfig()
     paths: PathsConfig = PathsConfig()
+    digests: DigestsConfig = DigestsConfig()
+    reports: ReportsConfig = ReportsConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -283,6 +355,9 @@ def _rebase(config: Config, base: Path) -> Config:
                     "templates_dir": fix(config.paths.templates_dir),
                     "rules_dir": fix(config.paths.rules_dir),
                 }
+            ),
+            "reports": config.reports.model_copy(
+                update={"pseudonym_key_file": fix(config.reports.pseudonym_key_file)}
             ),
         }
     )

@@ -71,6 +71,18 @@ class Renderer:
             self._envs[partnership] = env
         return env
 
+    def missing(self, partnership: str, names: set[str]) -> list[str]:
+        """Template files a rule file names that are missing."""
+        problems = []
+        for name in sorted(names):
+            for part in ("subject", "txt"):
+                rel = f"{name}.{part}.j2"
+                if not any(
+                    (self.templates_dir / d / rel).exists() for d in (partnership, "_default")
+                ):
+                    problems.append(f"template {rel} not found in {self.templates_dir}")
+        return problems
+
     def render(self, partnership: str, name: str, context: Mapping[str, object]) -> Rendered:
         """Render ``<name>.subject.j2`` and ``<name>.txt.j2`` (e.g. ``sender/ack``)."""
         env = self._env(partnership)

@@ -26,19 +26,6 @@ def _when(text: str | None, option: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def template_problems(renderer: Renderer, partnership: str, templates: set[str]) -> list[str]:
-    """Every template a rule file names must exist (both parts) for that partnership."""
-    problems = []
-    for name in sorted(templates):
-        for part in ("subject", "txt"):
-            rel = f"{name}.{part}.j2"
-            own = renderer.templates_dir / partnership / rel
-            default = renderer.templates_dir / "_default" / rel
-            if not (own.exists() or default.exists()):
-                problems.append(f"template {rel} not found in {renderer.templates_dir}")
-    return problems
-
-
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from tracker.cli import _load, _out
 
@@ -57,7 +44,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 _out(f"error: {problem}")
             continue
-        problems = template_problems(renderer, loaded.procedure.id, loaded.procedure.templates())
+        problems = renderer.missing(loaded.procedure.id, loaded.procedure.templates())
         for problem in problems:
             _out(f"error: {path}: {problem}")
         if problems:

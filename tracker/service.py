@@ -25,6 +25,7 @@ from ingest.parse import parse
 from ingest.raw import RawMessage
 from tracker.clock import Clock
 from tracker.config import Config
+from tracker.errors import ConfigError
 from tracker.intake import Intake, Outcome, Work, chunks
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
@@ -74,6 +75,13 @@ class Service:
         #: so a daemon with a broken procedure never starts.
         self.procedures = procedures or Procedures.from_config(config)
         self.prefixes = self.procedures.prefixes
+        missing = [
+            f"rules for {name}: {problem}"
+            for name, p in self.procedures.by_name.items()
+            for problem in renderer.missing(name, p.ladder.procedure.templates())
+        ]
+        if missing:
+            raise ConfigError("\n".join(missing))
         protected = set(config.security.protected_domains)
         for p in self.procedures.by_name.values():
             protected.update(p.domains)

@@ -71,7 +71,10 @@ def test_every_corpus_message_ends_somewhere(
     report(
         f"real-world corpus: {len(files)} files, {len(raws)} distinct, "
         + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
-        + f"; {len(acks)} acknowledgements, {len(h.outbox()) - len(acks)} other notifications"
+        + f"; {len(acks)} acknowledgements; other mail: "
+        + ", ".join(
+            f"{n} {k}" for k, n in Counter(o.kind for o in h.outbox()).most_common() if k != "ack"
+        )
     )
     report(
         "  ignored or quarantined, by reason: "
