@@ -15,6 +15,11 @@ PURE = [
     "tracker/threads.py",
     "tracker/refcode.py",
     "tracker/notify.py",
+    "tracker/calendar.py",
+    "tracker/rulebook.py",
+    "tracker/inference.py",
+    "tracker/ladder.py",
+    "tracker/explain.py",
 ]
 IO_MODULES = (
     "sqlalchemy",

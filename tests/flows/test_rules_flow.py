@@ -225,3 +225,18 @@ def test_export_has_deadlines_and_notifications(
     with h.store.transaction() as s:
         assert s.scalars(select(OutboxItem)).one().state == "sent"
         assert s.scalars(select(Case)).one().track == "default"
+
+
+def test_an_old_backlog_gets_the_roll_up_not_an_overdue_mail_per_case(h: Harness) -> None:
+    # Mail that reached the mailbox in 2023 (Maildir delivery time in its name) is processed now.
+    inbox = h.config.mailbox[0].path
+    assert inbox is not None
+    for sub in ("new", "cur", "tmp"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    (inbox / "new" / "1700000000.old1.test").write_bytes(rfc822(message_id="<old@x.example>"))
+    h.run()
+    [d] = _deadlines(h)
+    assert d.due_at is not None and d.due_at.year == 2023
+    rep = _chase(h, datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
+    assert [c.kind for c in rep.due] == ["rollup"]
+    assert [c["reference"] for c in rep.due[0].cases] == ["SSCP-2023-0001"]
