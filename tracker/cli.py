@@ -426,6 +426,10 @@ def write_export(cases: list[dict[str, Any]], fmt: str, stream: TextIO) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if getattr(args, "anonymised", False):
+        from tracker.report_cli import cmd_export_anonymised
+
+        return cmd_export_anonymised(args)
     config = _load(args)
     store = _open_store(config)
     cases = export_cases(store, args.include_personal)
@@ -566,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
     p.add_argument("--verbose", "-v", action="count", default=0, help="more log output")
+    from tracker import report_cli
+
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon (or process what is there with --once)")
@@ -589,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also export message subjects, which may identify a child",
     )
     exp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    report_cli.add_export_options(exp)
     exp.set_defaults(func=cmd_export)
 
     cases = sub.add_parser("cases", help="list cases or show one").add_subparsers(
@@ -620,6 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
     orr = ob.add_parser("retry", help="queue failed or uncertain mail again (after checking)")
     orr.add_argument("ids", nargs="+", type=int, metavar="ID")
     orr.set_defaults(func=cmd_outbox_retry)
+
+    report_cli.add_commands(sub)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

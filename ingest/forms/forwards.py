@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ingest.forms.dates import search_date
 from ingest.forms.labels import split_name
-from ingest.forms.text_form import Row
+from ingest.forms.text_form import MAX_LINES, Row
 
 __all__ = ["FORWARD_SUBJECT", "REPLY_SUBJECT", "Segment", "parse_sender", "split_segments"]
 
@@ -139,6 +139,9 @@ def split_segments(rows: list[Row]) -> list[Segment]:
             items.extend(Row((line,)) for line in row.cells[0].split("\n"))
         else:
             items.append(row)
+        if len(items) > MAX_LINES:
+            del items[MAX_LINES:]
+            break
     lines = [row.cells[0] if len(row.cells) == 1 else "" for row in items]
     segments = [Segment(0)]
     index = 0

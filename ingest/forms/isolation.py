@@ -10,12 +10,13 @@ kills the child after that; the child also caps its own address space and
 CPU time, so an orphaned or runaway reader ends by itself.
 
 The child's logging is switched off: library messages may quote the file.
-As with any use of multiprocessing, a script that calls :func:`run_isolated`
-(through ``extract``) must guard its entry point with ``if __name__ ==
-"__main__"``: the worker re-imports the main module.
 Its answer is unpickled with an allow-list of our own result types and
 bounded in size, so that even a reader subverted by a crafted file cannot
 run code in, or flood, the daemon.
+
+As with any use of multiprocessing, a script that calls :func:`run_isolated`
+(through ``extract``) must guard its entry point with ``if __name__ ==
+"__main__"``: the worker re-imports the main module.
 """
 
 from __future__ import annotations

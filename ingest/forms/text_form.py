@@ -64,6 +64,8 @@ _SIGN_OFF = re.compile(
 )
 _SIGNATURE_SEPARATOR = re.compile(r"^(?:--\s*|_{5,}|-{5,}|={5,})$")
 _INSTRUCTION_LINE = re.compile(r"^\([^()]{0,80}\)$")
+#: Lines read per body: real forms and chains are far shorter; hostile text is cut here.
+MAX_LINES = 20_000
 _CONFIDENCE_INLINE = 0.85
 _CONFIDENCE_NEXT_LINE = 0.75
 _CONFIDENCE_CELL = 0.9
@@ -154,7 +156,7 @@ class _Reader:
 
     # -- lines -----------------------------------------------------------
 
-    def line(self, text: str, label_ahead: bool) -> None:
+    def line(self, text: str, labelled: tuple[str, str, str] | None, label_ahead: bool) -> None:
         if not text.strip():
             if self.field is None:
                 return
@@ -172,7 +174,6 @@ class _Reader:
         if is_stop_line(text):
             self.finish()
             return
-        labelled = split_label(text)
         if labelled is not None:
             field, label, value = labelled
             confidence = _CONFIDENCE_INLINE if value else _CONFIDENCE_NEXT_LINE
@@ -249,6 +250,10 @@ def read_rows(rows: Iterable[Row]) -> list[Found]:
             items.extend((line,) for line in row.cells[0].split("\n"))
         elif row.cells:
             items.append(tuple(row.cells))
+        if len(items) > MAX_LINES:
+            del items[MAX_LINES:]
+            break
+    labelled = [split_label(item[0]) if len(item) == 1 else None for item in items]
     # For each position: is there a label further down before the form ends?
     ahead = [False] * (len(items) + 1)
     for index in range(len(items) - 1, -1, -1):
@@ -256,7 +261,7 @@ def read_rows(rows: Iterable[Row]) -> list[Found]:
         if len(item) == 1 and is_stop_line(item[0]):
             ahead[index] = False
         elif len(item) == 1:
-            ahead[index] = ahead[index + 1] or split_label(item[0]) is not None
+            ahead[index] = ahead[index + 1] or labelled[index] is not None
         else:
             ahead[index] = ahead[index + 1] or _has_label(item)
     reader = _Reader()
@@ -264,7 +269,7 @@ def read_rows(rows: Iterable[Row]) -> list[Found]:
     while index < len(items):
         item = items[index]
         if len(item) == 1:
-            reader.line(item[0], ahead[index + 1])
+            reader.line(item[0], labelled[index], ahead[index + 1])
         elif (
             _is_label_row(item)
             and index + 1 < len(items)

@@ -226,3 +226,15 @@ def test_logs_carry_no_field_values(caplog: pytest.LogCaptureFixture) -> None:
     for report in extraction.attachments:
         assert P1.child not in report.reason
     assert P1.child not in repr(extraction)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["From: x\nTo: y\n" * 150_000, "Summary of concerns: blah\n\n" * 100_000, ":" * 2_000_000],
+    ids=["header-like-lines", "label-lines", "one-long-line"],
+)
+def test_a_hostile_body_is_read_in_bounded_time(text: str) -> None:
+    raw = build_mail(Mail(text=text))
+    started = time.monotonic()
+    extract(raw)
+    assert time.monotonic() - started < 15
