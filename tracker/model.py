@@ -258,6 +258,65 @@ class Deadline(Base):
     case: Mapped[Case] = relationship(back_populates="deadlines", lazy="raise_on_sql")
 
 
+class Child(Base):
+    """A case's child identifiers (class A data), kept apart from case metadata.
+
+    Never logged, never in a subject, exported only with ``--include-personal``,
+    and sent only over a secure route. ``child_key`` is a keyed hash of name and
+    date of birth (:func:`ingest.forms.child_key`) that links cases about the same
+    child within a partnership without anyone reading the name.
+    """
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    partnership: Mapped[str] = mapped_column(String(50))
+    child_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    dob: Mapped[str | None] = mapped_column(String(10))
+    local_ref: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+
+
+class CaseField(Base):
+    """One structured field of a case read from a form or the text (raiser, agency, concern...).
+
+    The first value read wins; a later message fills gaps, and a different
+    value is recorded as a conflict on the timeline (naming the field and the
+    sources, never the values), not silently overwritten.
+    """
+
+    __tablename__ = "case_fields"
+    __table_args__ = (UniqueConstraint("case_id", "name", name="uq_case_fields_case_id_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float]
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """Every attached file of a stored message: name, type, size, sha256 and what became of it."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_id: Mapped[int] = mapped_column(ForeignKey("raw_mail.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: read | no-form | unreadable | too-large | blocked | timeout
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+
+
 class ClockMark(Base):
     """The latest time this database has been run at: the clock never moves backwards."""
 
