@@ -1,0 +1,332 @@
+"""Building, previewing, queueing and scheduling business managers' digests.
+
+A digest is queued like every other mail (see :mod:`tracker.chasers`): the
+outbox row, its Message row and a timeline Event are written in one
+transaction, under the unique intent ``digest:<partnership>:<kind>:<date>``,
+so each period's digest goes out at most once however often the scheduler
+fires, the daemon restarts or an operator runs ``tracker digest --send``.
+Digests go to the partnership's business manager (the rule file's
+``business_manager`` role) and only to a secure-domain address; otherwise
+nothing is queued and the result says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from tracker.config import Config
+from tracker.errors import ConfigError
+from tracker.model import Event, Message, OutboxItem
+from tracker.notify import neutral_subject, new_message_id
+from tracker.procedures import Partnership, Procedures
+from tracker.reports import charts
+from tracker.reports.digest import CHART_DAYS, Digest, build_digest
+from tracker.reports.load import load_dataset
+from tracker.reports.mime import build_digest_mail, chart_cid
+from tracker.reports.periods import (
+    DEFAULT_CRON,
+    DIGEST_KINDS,
+    cron_trigger,
+    digest_period,
+    local_date,
+    local_midnight,
+)
+from tracker.reports.render import (
+    RenderedDigest,
+    Templates,
+    data_uri,
+    digest_context,
+    render_digest,
+)
+from tracker.reports.stats import WorkingDays
+from tracker.store import Store
+
+log = logging.getLogger(__name__)
+
+#: The rule-file role that receives digests.
+DIGEST_ROLE = "business_manager"
+
+
+@dataclass(frozen=True)
+class BuiltDigest:
+    digest: Digest
+    #: For the mail: the chart referenced as ``cid:``.
+    mail: RenderedDigest
+    #: For a browser: the same HTML with the chart inlined as a data URI.
+    preview_html: str
+    chart_png: bytes
+    cid_token: str
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    #: ``queued`` | ``already-queued`` | ``nothing-new`` | ``refused``
+    status: str
+    message: str
+    intent: str
+    recipient: str | None = None
+
+
+def schedule_of(config: Config, kind: str) -> str:
+    """The crontab line for ``kind`` (the default one when the configuration schedules none)."""
+    return str(getattr(config.digests, kind, "") or DEFAULT_CRON[kind])
+
+
+def digest_partnerships(config: Config, procedures: Procedures) -> list[str]:
+    names = config.digests.partnerships or sorted(procedures.by_name)
+    unknown = [n for n in names if n not in procedures.by_name]
+    if unknown:
+        raise ConfigError(f"digests.partnerships: not configured: {', '.join(unknown)}")
+    return list(names)
+
+
+def is_secure(config: Config, address: str) -> bool:
+    """Secure-domain address over a protected route (the intake's rule for identifiers)."""
+    out = config.outgoing
+    if out.transport == "smtp" and out.tls == "none":
+        return False
+    domain = address.rpartition("@")[2].lower()
+    return any(
+        domain == d.lower() or domain.endswith("." + d.lower())
+        for d in config.security.secure_domains
+    )
+
+
+def recipient(p: Partnership, config: Config) -> tuple[str | None, str]:
+    """``(address, "")`` or ``(None, why it cannot be sent)``."""
+    address = p.role_address(DIGEST_ROLE)
+    if not address:
+        return None, f"the rule file for {p.name} names no {DIGEST_ROLE} mailbox"
+    out = config.outgoing
+    if out.transport == "smtp" and out.tls == "none":
+        return None, "outgoing mail is sent without TLS (outgoing.tls = 'none')"
+    if not is_secure(config, address):
+        domains = ", ".join(config.security.secure_domains) or "none configured"
+        return None, (
+            f"the business manager's address {address} is not in a secure domain "
+            f"(security.secure_domains: {domains})"
+        )
+    return address, ""
+
+
+def stage_names(p: Partnership) -> dict[int, str]:
+    proc = p.ladder.procedure
+    return {s.number: s.name for s in proc.track(proc.default_track).stages}
+
+
+def build(
+    store: Store,
+    p: Partnership,
+    config: Config,
+    kind: str,
+    now: datetime,
+    templates: Templates,
+    *,
+    cid_token: str = "digest@localhost",
+) -> BuiltDigest:
+    """Load, decide and render one digest (nothing is written)."""
+    zone = p.ladder.zone
+    period = digest_period(kind, schedule_of(config, kind), zone, now)
+    chart_from = local_midnight(
+        local_date(period.end, zone) - timedelta(days=CHART_DAYS[kind] + 1), zone
+    )
+    with store.transaction() as s:
+        data = load_dataset(s, partnership=p.name, since=min(period.start, chart_from))
+    digest = build_digest(p.name, data, period, now, zone, WorkingDays(p.ladder.calendar))
+    names = stage_names(p)
+    stages = sorted({*names, *(s for d in digest.trend for s, _ in d.by_stage)})
+    png = charts.open_by_stage(digest.trend, stages, "Open cases by stage at the end of each day")
+    common: dict[str, Any] = {
+        "display_name": p.display_name,
+        "zone": zone,
+        "stage_names": names,
+    }
+    mail = render_digest(
+        templates, p.name, digest_context(digest, chart_src=f"cid:{cid_token}", **common)
+    )
+    preview = render_digest(
+        templates, p.name, digest_context(digest, chart_src=data_uri(png), **common)
+    )
+    return BuiltDigest(digest, mail, preview.html, png, cid_token)
+
+
+def _mail_bytes(
+    built: BuiltDigest, p: Partnership, config: Config, to: str, message_id: str, now: datetime
+) -> bytes:
+    return build_digest_mail(
+        from_addr=config.outgoing.from_address,
+        to=to,
+        subject=neutral_subject(p.prefix, built.mail.subject),
+        text=built.mail.text,
+        html=built.mail.html,
+        chart_png=built.chart_png,
+        cid=built.cid_token,
+        message_id=message_id,
+        date=now,
+        reply_to=None,
+        tracker_header=f"{p.prefix}; kind=digest",
+    )
+
+
+def preview(
+    store: Store,
+    procedures: Procedures,
+    config: Config,
+    partnership: str,
+    kind: str,
+    now: datetime,
+    out_dir: Path,
+) -> list[Path]:
+    """Write the digest as ``.html`` (opens in a browser), ``.txt`` and ``.eml``."""
+    p = procedures[partnership]
+    to, _ = recipient(p, config)
+    message_id = new_message_id("digest", p.prefix, config.outgoing.from_address)
+    built = build(
+        store,
+        p,
+        config,
+        kind,
+        now,
+        Templates(config.paths.templates_dir),
+        cid_token=chart_cid(message_id),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"digest-{partnership}-{kind}-{built.digest.period.label}"
+    paths = [stem.with_suffix(".html"), stem.with_suffix(".txt"), stem.with_suffix(".eml")]
+    paths[0].write_text(built.preview_html, encoding="utf-8")
+    paths[1].write_text(built.mail.text, encoding="utf-8")
+    address = to or p.role_address(DIGEST_ROLE) or "business-manager@invalid"
+    paths[2].write_bytes(_mail_bytes(built, p, config, address, message_id, now))
+    return paths
+
+
+def queue(
+    store: Store,
+    procedures: Procedures,
+    config: Config,
+    partnership: str,
+    kind: str,
+    now: datetime,
+) -> DigestResult:
+    """Queue this period's digest once, to the business manager over a secure route."""
+    if kind not in DIGEST_KINDS:
+        raise ConfigError(f"digest kind must be one of {', '.join(DIGEST_KINDS)}")
+    p = procedures[partnership]
+    period = digest_period(kind, schedule_of(config, kind), p.ladder.zone, now)
+    intent = f"digest:{partnership}:{kind}:{period.label}"
+    to, why = recipient(p, config)
+    if to is None:
+        return DigestResult("refused", f"not sent: {why}", intent)
+    with store.transaction() as s:
+        if s.scalar(select(OutboxItem.id).where(OutboxItem.intent == intent)) is not None:
+            return DigestResult(
+                "already-queued", f"already queued: {intent} (one digest per period)", intent, to
+            )
+    from_addr = config.outgoing.from_address
+    message_id = new_message_id("digest", p.prefix, from_addr)
+    built = build(
+        store,
+        p,
+        config,
+        kind,
+        now,
+        Templates(config.paths.templates_dir),
+        cid_token=chart_cid(message_id),
+    )
+    if built.digest.is_empty and not config.digests.send_empty:
+        return DigestResult(
+            "nothing-new",
+            "not sent: nothing new in the period (set digests.send_empty = true to send "
+            "a short 'nothing new' digest)",
+            intent,
+            to,
+        )
+    data = _mail_bytes(built, p, config, to, message_id, now)
+    try:
+        with store.transaction() as s:
+            s.execute(
+                insert(OutboxItem).values(
+                    intent=intent,
+                    case_id=None,
+                    kind="digest",
+                    message_id=message_id,
+                    envelope_from=from_addr,
+                    recipients=[to],
+                    rate_key=to.lower(),
+                    data=data,
+                    automatic=False,
+                    state="pending",
+                    attempts=0,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+            s.execute(
+                insert(Message).values(
+                    case_id=None,
+                    raw_id=None,
+                    direction="out",
+                    message_id=message_id,
+                    content_hash=None,
+                    from_addr=from_addr,
+                    at=now,
+                    verdict="own",
+                    threaded_via=None,
+                )
+            )
+            s.execute(
+                insert(Event).values(
+                    case_id=None,
+                    raw_id=None,
+                    at=now,
+                    kind="digest-queued",
+                    detail=f"{kind} digest {period.label} for {partnership} "
+                    f"<{message_id}> queued to {to}",
+                )
+            )
+    except IntegrityError:
+        return DigestResult("already-queued", f"already queued: {intent}", intent, to)
+    log.info("digest queued: %s to %s", intent, to)
+    return DigestResult("queued", f"queued {intent} to {to}", intent, to)
+
+
+def add_jobs(
+    scheduler: Any,
+    config: Config,
+    procedures: Procedures,
+    run: Callable[[str, str], None],
+) -> list[str]:
+    """Schedule ``run(partnership, kind)`` on the digest crons (when digests are enabled).
+
+    Fired late (daemon busy or restarted within the grace time) it still
+    lands on the right period: the period comes from the schedule, not the firing.
+    """
+    if not config.digests.enabled:
+        return []
+    ids: list[str] = []
+    for name in digest_partnerships(config, procedures):
+        zone = procedures[name].ladder.zone
+        for kind in DIGEST_KINDS:
+            expression = getattr(config.digests, kind)
+            if not expression:
+                continue
+            job_id = f"digest-{name}-{kind}"
+            scheduler.add_job(
+                run,
+                cron_trigger(expression, zone),
+                args=(name, kind),
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=6 * 3600,
+            )
+            ids.append(job_id)
+    return ids
