@@ -24,6 +24,7 @@ from ingest.sources.base import Source
 from tracker import chasers, outbox
 from tracker.clock import Clock
 from tracker.config import Config, MailboxConfig
+from tracker.reports import digest_job
 from tracker.senders.base import Sender
 from tracker.service import OUTCOMES, Outcome, Service
 from tracker.store import DbSourceState, Store, observe_clock
@@ -258,6 +259,19 @@ class Daemon:
             except Exception:
                 log.exception("outbox delivery failed; will try again")
 
+    def digest(self, partnership: str, kind: str) -> None:
+        """A scheduled digest: queued once per period (unique intent), then delivered."""
+        try:
+            now = observe_clock(self.store, self.clock.now(), explicit=False)
+            result = digest_job.queue(
+                self.store, self.service.procedures, self.config, partnership, kind, now
+            )
+            if result.status == "refused":
+                log.warning("%s digest for %s %s", kind, partnership, result.message)
+        except Exception:
+            log.exception("%s digest for %s failed", kind, partnership)
+        self._outbox_wakeup.set()
+
     def run_due(self) -> None:
         """The scheduler's tick: queue due chasers, then wake the outbox (retries too)."""
         try:
@@ -288,6 +302,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
+        digest_job.add_jobs(scheduler, self.config, self.service.procedures, self.digest)
         scheduler.start()
         self._outbox_wakeup.set()
         for t in threads:
