@@ -163,6 +163,20 @@ class SecurityConfig(_Strict):
     protected_domains: list[str] = Field(default_factory=list)
 
 
+class FormsConfig(_Strict):
+    """Escalation forms in bodies and attachments (Word, PDF, TNEF, .msg, forwarded mail)."""
+
+    #: Larger attachments are recorded (size, sha256) and not opened.
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_total_bytes: int = Field(default=40 * 1024 * 1024, gt=0)
+    #: Each attachment is read in a worker process killed after this long.
+    parse_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: The secret of the pseudonymous child key (HMAC): an environment variable or a
+    #: file. Without either, ``<var_dir>/child-key.secret`` is created on first use.
+    child_key_env: str | None = None
+    child_key_file: Path | None = None
+
+
 class LimitsConfig(_Strict):
     #: Automatic mails to one address per rolling hour; beyond that they are held.
     auto_mail_per_sender_per_hour: int = Field(default=5, ge=1)
@@ -253,6 +267,7 @@ class Config(_Strict):
     partnerships: dict[str, PartnershipConfig] = Field(default_factory=dict)
     security: SecurityConfig = SecurityConfig()
     limits: LimitsConfig = LimitsConfig()
+    forms: FormsConfig = FormsConfig()
     paths: PathsConfig = PathsConfig()
     digests: DigestsConfig = DigestsConfig()
     reports: ReportsConfig = ReportsConfig()
@@ -287,6 +302,41 @@ class Config(_Strict):
         return frozenset(
             [self.outgoing.from_address.lower(), *(m.address.lower() for m in self.mailbox)]
         )
+
+
+def child_key_secret(config: Config) -> bytes:
+    """The child-key secret: from the environment, a file, or one generated once per install.
+
+    Losing it only means new keys stop matching old ones (cases about the same
+    child are no longer linked); it never exposes a child. Mode 0600.
+    """
+    forms = config.forms
+    if forms.child_key_env:
+        value = os.environ.get(forms.child_key_env)
+        if not value:
+            raise ConfigError(f"environment variable {forms.child_key_env} is not set")
+        return value.encode("utf-8")
+    path = forms.child_key_file or config.paths.var_dir / "child-key.secret"
+    try:
+        secret = path.read_bytes().strip()
+    except FileNotFoundError:
+        if forms.child_key_file is not None:
+            raise ConfigError(f"forms.child_key_file {path} does not exist") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another daemon made it a moment ago
+            pass
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(os.urandom(32).hex().encode("ascii"))
+            log.info("generated a child-key secret in %s", path)
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the child-key secret {path}: {exc.strerror}") from None
+    if len(secret) < 16:
+        raise ConfigError(f"the child-key secret in {path} is too short (16 bytes at least)")
+    return secret
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:
@@ -342,6 +392,9 @@ def _rebase(config: Config, base: Path) -> Config:
                 )
                 for m in config.mailbox
             ],
+            "forms": config.forms.model_copy(
+                update={"child_key_file": fix(config.forms.child_key_file)}
+            ),
             "outgoing": config.outgoing.model_copy(
                 update={
                     "directory": fix(config.outgoing.directory),

@@ -32,11 +32,24 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ingest.classify import Classification, Policy, Verdict, classify
+from ingest.forms import CHILD_FIELDS, Extraction, child_key
+from ingest.forms.dates import iso_date
 from ingest.parse.types import ParsedEmail
 from tracker.config import Config, MailboxConfig
-from tracker.inference import read_signals
-from tracker.ladder import CaseState, Effects, Notice, OpenDeadline
-from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail, RefSequence
+from tracker.inference import Signal, read_signals
+from tracker.ladder import CaseState, Effects, Ladder, Notice, OpenDeadline
+from tracker.model import (
+    Attachment,
+    Case,
+    CaseField,
+    Child,
+    Deadline,
+    Event,
+    Message,
+    OutboxItem,
+    RawMail,
+    RefSequence,
+)
 from tracker.notify import Renderer, render_mail
 from tracker.procedures import Partnership, Procedures
 from tracker.refcode import format_reference
@@ -71,6 +84,9 @@ class CaseRef:
     #: The case as the rules see it, loaded when a message may change it.
     state: CaseState | None = None
     open_deadlines: list[OpenDeadline] = field(default_factory=list)
+    #: Case fields recorded so far (name -> (value, source)) and whether a child row exists.
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    child: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,8 @@ class Work:
     parse_error: str | None
     #: Traceback summary of a parser crash, kept with the quarantined message.
     parse_trace: str | None = None
+    #: Forms and case fields read from the body and attachments (people's mail only).
+    forms: Extraction | None = None
 
 
 @dataclass
@@ -102,6 +120,10 @@ class Plan:
     mail_to: str | None = None
     #: What the rules decided for the message's case (applied to the view on merge).
     ruled: tuple[CaseRef, Effects] | None = None
+    #: Case fields, child identifiers and attachment records read from forms.
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    child: dict[str, Any] | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -225,6 +247,17 @@ class BatchView:
                     i.removeprefix(prefix).split("/")[0] for i in notified if i.startswith(prefix)
                 ),
             )
+            case.fields = {
+                name: (value, source)
+                for name, value, source in self._s.execute(
+                    select(CaseField.name, CaseField.value, CaseField.source).where(
+                        CaseField.case_id == case.id
+                    )
+                )
+            }
+            child = self._s.scalars(select(Child).where(Child.case_id == case.id)).first()
+            if child is not None:
+                case.child = {"name": child.name, "dob": child.dob, "local_ref": child.local_ref}
             case.open_deadlines = [
                 OpenDeadline(d_id, stage, due)
                 for d_id, stage, due in self._s.execute(
@@ -302,6 +335,11 @@ class BatchView:
             self.by_ref[plan.new_case.reference] = plan.new_case
         if plan.ruled is not None:
             self._apply(plan.ruled[0], plan.ruled[1], now)
+        for f in plan.fields:
+            f["case"].fields[f["name"]] = (f["value"], f["source"])
+        if plan.child is not None:
+            case = plan.child["case"]
+            case.child = {k: plan.child[k] for k in ("name", "dob", "local_ref")}
         for mid, direction, case in plan.seen_ids:
             self.by_mid[mid] = (direction, case)
         if plan.seen_hash is not None and plan.seen_hash[0] not in self.by_hash:
@@ -337,7 +375,12 @@ class Intake:
     """Decides and writes one batch (see the module docstring)."""
 
     def __init__(
-        self, config: Config, renderer: Renderer, policy: Policy, procedures: Procedures
+        self,
+        config: Config,
+        renderer: Renderer,
+        policy: Policy,
+        procedures: Procedures,
+        child_key_secret: bytes,
     ) -> None:
         self.config = config
         self.renderer = renderer
@@ -346,6 +389,7 @@ class Intake:
         self.prefixes = procedures.prefixes
         self.mailboxes: dict[str, MailboxConfig] = {m.name: m for m in config.mailbox}
         self.secure_domains = frozenset(d.lower() for d in config.security.secure_domains)
+        self.child_key_secret = child_key_secret
 
     def run(self, s: Session, work: Sequence[Work], now: datetime) -> list[Outcome]:
         raws = {
@@ -498,11 +542,166 @@ class Intake:
         state = view.state_of(case)
         if not state.track:
             state = replace(state, track=ladder.procedure.default_track)
-        signals = read_signals(email.new_text, email.subject, ladder.vocabulary)
+        self._record_forms(plan, w, case, partnership, now)
+        signals = self._signals(email, w.forms, ladder)
         if not signals:
             return
         fx = ladder.apply(state, case.open_deadlines, signals, email.from_.addr, w.received_at)
         self._record_effects(plan, w, email, case, partnership, fx, now)
+
+    def _signals(
+        self, email: ParsedEmail, forms: Extraction | None, ladder: Ladder
+    ) -> list[Signal]:
+        """Signals from the new text, plus what a form says (its concern, its category)."""
+        text = email.new_text
+        if forms is not None:
+            extra = [
+                forms.fields[n].value for n in ("concern", "requested_action") if n in forms.fields
+            ]
+            if extra:
+                text = "\n".join([text, *extra])
+        signals = read_signals(text, email.subject, ladder.vocabulary)
+        cat = forms.fields.get("category") if forms is not None else None
+        if cat is not None and not any(s.kind == "category" for s in signals):
+            value = _FORM_CATEGORIES.get(cat.value, cat.value)
+            signals.append(Signal("category", value, f"form ({cat.source}): category", False))
+        return signals
+
+    def _record_forms(
+        self, plan: Plan, w: Work, case: CaseRef, partnership: Partnership, now: datetime
+    ) -> None:
+        """Case fields, child identifiers and attachment records from the message's forms.
+
+        The first value of a field is kept; a different later value is a
+        conflict on the timeline (field and sources named, values never).
+        """
+        forms = w.forms
+        if forms is None:
+            return
+        for i, a in enumerate(forms.attachments, 1):
+            plan.attachments.append(
+                {
+                    "raw_id": w.raw_id,
+                    "filename": a.filename,
+                    "content_type": a.content_type[:200],
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "status": a.status,
+                    "reason": a.reason,
+                }
+            )
+            if a.status in ("blocked", "too-large", "timeout", "unreadable"):
+                plan.events.append(
+                    _event(
+                        case, w.raw_id, now, "attachment", f"attachment {i}: {a.status}: {a.reason}"
+                    )
+                )
+        for c in forms.conflicts:
+            chosen = forms.fields.get(c.name)
+            plan.events.append(
+                _event(
+                    case,
+                    w.raw_id,
+                    now,
+                    "field-conflict",
+                    f"{c.name}: {', '.join(v.source for v in c.values)} disagree; "
+                    f"{chosen.source if chosen else 'none'} kept",
+                )
+            )
+        recorded = []
+        for name, fv in forms.fields.items():
+            if name in CHILD_FIELDS or name == "category":
+                continue
+            have = case.fields.get(name)
+            if have is None:
+                plan.fields.append(
+                    {
+                        "case": case,
+                        "name": name,
+                        "value": fv.value[:20000],
+                        "source": fv.source[:200],
+                        "confidence": fv.confidence,
+                        "raw_id": w.raw_id,
+                        "recorded_at": now,
+                    }
+                )
+                recorded.append(name)
+            elif _same(have[0], fv.value) is False:
+                plan.events.append(
+                    _event(
+                        case,
+                        w.raw_id,
+                        now,
+                        "field-conflict",
+                        f"{name}: {fv.source} differs from the value recorded from {have[1]}; "
+                        "the recorded value is kept",
+                    )
+                )
+        if recorded:
+            plan.events.append(
+                _event(case, w.raw_id, now, "fields", f"recorded: {', '.join(recorded)}")
+            )
+        self._record_child(plan, w, case, partnership, now)
+
+    def _record_child(
+        self, plan: Plan, w: Work, case: CaseRef, partnership: Partnership, now: datetime
+    ) -> None:
+        assert w.forms is not None
+        got = {n: w.forms.fields[n] for n in CHILD_FIELDS if n in w.forms.fields}
+        if not got:
+            return
+        name = got["child_name"].value.strip()[:200] if "child_name" in got else None
+        dob = iso_date(got["child_dob"].value) if "child_dob" in got else None
+        ref = got["child_ref"].value.strip()[:100] if "child_ref" in got else None
+        sources = sorted({fv.source for fv in got.values()})
+        if case.child is None:
+            key = child_key(name, dob, partnership.name, self.child_key_secret)
+            plan.child = {
+                "case": case,
+                "partnership": partnership.name,
+                "child_key": key,
+                "name": name,
+                "dob": dob,
+                "local_ref": ref,
+                "source": ", ".join(sources)[:200],
+                "recorded_at": now,
+            }
+            what = [
+                label
+                for label, v in (("name", name), ("date of birth", dob), ("local reference", ref))
+                if v
+            ]
+            plan.events.append(
+                _event(
+                    case,
+                    w.raw_id,
+                    now,
+                    "child",
+                    f"child's {', '.join(what)} recorded from {', '.join(sources)}, stored apart"
+                    + (f"; child key {key[:12]}" if key else ""),
+                )
+            )
+            return
+        differs = [
+            label
+            for label, new, old in (
+                ("name", name, case.child.get("name")),
+                ("date of birth", dob, case.child.get("dob")),
+                ("local reference", ref, case.child.get("local_ref")),
+            )
+            if new and old and _same(new, old) is False
+        ]
+        if differs:
+            plan.events.append(
+                _event(
+                    case,
+                    w.raw_id,
+                    now,
+                    "child-conflict",
+                    f"child's {', '.join(differs)} in {', '.join(sources)} differ from those "
+                    "recorded; the recorded ones are kept",
+                )
+            )
 
     def _record_effects(
         self,
@@ -590,6 +789,9 @@ class Intake:
                 template=notice.template,
                 context={
                     **context,
+                    "child": _child_of(plan, case)
+                    if secure and notice.content == "identifiers"
+                    else None,
                     "secure": secure and notice.content == "identifiers",
                     "role": role,
                     "trigger": notice.trigger,
@@ -780,11 +982,16 @@ class Intake:
         year = w.received_at.astimezone(LONDON).year
         reference = self._next_reference(s, view, partnership.prefix, year)
         ladder = partnership.ladder
-        signals = read_signals(email.new_text, email.subject, ladder.vocabulary)
+        signals = self._signals(email, w.forms, ladder)
+        raised_by = email.from_.addr
+        original = w.forms.original_sender if w.forms else None
+        if original and original[1]:
+            # A forwarded escalation: the practitioner who raised it is the original sender.
+            raised_by = original[1].lower()
         fx = ladder.open(
             reference=reference,
             opened_at=w.received_at,
-            raised_by=email.from_.addr,
+            raised_by=raised_by,
             signals=signals,
         )
         st = fx.state
@@ -796,7 +1003,7 @@ class Intake:
             "flags": sorted(st.flags),
             "category": st.category,
             "opened_at": w.received_at,
-            "raised_by": email.from_.addr,
+            "raised_by": raised_by,
             "mailbox": w.mailbox,
             "track": st.track,
             "stage_entered_at": st.stage_entered_at,
@@ -819,6 +1026,17 @@ class Intake:
                 f"{w.received_at.isoformat()}; {thread.detail}{signals_text}",
             )
         )
+        self._record_forms(plan, w, case, partnership, now)
+        if raised_by != email.from_.addr:
+            plan.events.append(
+                _event(
+                    case,
+                    w.raw_id,
+                    now,
+                    "raiser",
+                    f"forwarded by {email.from_.addr}; raised by {raised_by}",
+                )
+            )
         self._record_effects(plan, w, email, case, partnership, fx, now)
         if self._queue_ack(plan, case, email, mailbox, partnership, fx, view, now):
             plan.outcome = Outcome(w.raw_id, "case", f"opened {reference}", reference, True)
@@ -894,6 +1112,15 @@ class Intake:
             s.execute(insert(Message), messages)
         if events:
             s.execute(insert(Event), events)
+        fields = [_resolve(f) for p in plans for f in p.fields]
+        if fields:
+            s.execute(insert(CaseField), fields)
+        children = [_resolve(p.child) for p in plans if p.child is not None]
+        if children:
+            s.execute(insert(Child), children)
+        attachments = [a for p in plans for a in p.attachments]
+        if attachments:
+            s.execute(insert(Attachment), attachments)
         if view.case_updates:
             s.execute(update(Case), list(view.case_updates.values()))
         if view.deadline_updates:
@@ -910,6 +1137,24 @@ class _Intent:
 
     template: str
     case: CaseRef
+
+
+#: The forms reader's short category codes, as the shared taxonomy names them.
+_FORM_CATEGORIES = {
+    "roles": "roles_responsibilities",
+    "information_sharing": "information_sharing_communication",
+}
+
+
+def _child_of(plan: Plan, case: CaseRef) -> dict[str, Any] | None:
+    """The case's child identifiers, including any this very message recorded."""
+    if plan.child is not None and plan.child["case"] is case:
+        return {k: plan.child[k] for k in ("name", "dob", "local_ref")}
+    return case.child
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _recipients(email: ParsedEmail) -> list[str]:

@@ -12,19 +12,20 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
-from ingest.classify import Policy
+from ingest.classify import Policy, Verdict, classify
 from ingest.errors import ParseError
+from ingest.forms import FormLimits, extract
 from ingest.parse import parse
 from ingest.raw import RawMessage
 from tracker.clock import Clock
-from tracker.config import Config
+from tracker.config import Config, child_key_secret
 from tracker.errors import ConfigError
 from tracker.intake import Intake, Outcome, Work, chunks
 from tracker.model import Event, RawMail
@@ -90,7 +91,14 @@ class Service:
             protected_domains=frozenset(d.lower() for d in protected),
             own_addresses=config.own_addresses,
         )
-        self.intake = Intake(config, renderer, self.policy, self.procedures)
+        self.form_limits = FormLimits(
+            max_attachment_bytes=config.forms.max_attachment_bytes,
+            max_total_bytes=config.forms.max_total_bytes,
+            parse_timeout_seconds=config.forms.parse_timeout_seconds,
+        )
+        self.intake = Intake(
+            config, renderer, self.policy, self.procedures, child_key_secret(config)
+        )
 
     # -- stage 1: make the bytes durable ----------------------------------
 
@@ -236,6 +244,22 @@ class Service:
             )
         return Outcome(w.raw_id, "quarantined", reason)
 
+    def _read_forms(self, w: Work, data: bytes) -> Work:
+        """Forms and case fields of a person's message, read before the transaction.
+
+        Attachments are read in killable worker processes under the configured
+        limits, so this must not run while the database is locked; robots'
+        mail (bounces carry the original as an attachment) is not read at all.
+        """
+        if w.email is None or classify(w.email, self.policy).verdict is not Verdict.PERSON:
+            return w
+        try:
+            forms = extract(data, self.form_limits)
+        except Exception as exc:  # extract promises not to raise; a bug must not lose mail
+            log.error("reading forms of raw message %s failed (%s)", w.raw_id, type(exc).__name__)
+            return w
+        return replace(w, forms=forms)
+
     def _run_batch(self, work: Sequence[_Unparsed]) -> list[Outcome]:
         parsed: list[Work] = []
         for w in work:
@@ -249,6 +273,10 @@ class Service:
                 trace = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
                 reason = f"parser failed: {type(exc).__name__}"
                 parsed.append(Work(w.raw_id, w.mailbox, w.received_at, None, reason, trace))
+        parsed = [
+            self._read_forms(w, data)
+            for w, data in zip(parsed, (w.data for w in work), strict=True)
+        ]
         for attempt in range(3):
             try:
                 with self.store.transaction() as s:

@@ -61,7 +61,15 @@ def test_new_escalation_opens_case_and_acknowledges(h: Harness, smtp_sink: SmtpS
     # The message left the inbox only after it was stored, into Processed.
     assert h.folder("sscp", None) == [] and len(h.folder("sscp", "Processed")) == 1
     kinds = [e.kind for e in h.events("SSCP-2026-0001")]
-    assert kinds == ["opened", "ladder", "deadline", "ack-queued", "ack-sent"]
+    assert kinds == [
+        "opened",
+        "fields",
+        "ladder",
+        "category",
+        "deadline",
+        "ack-queued",
+        "ack-sent",
+    ]
     # Our own Message-ID is stored so that replies thread.
     out = [m for m in h.messages() if m.direction == "out"]
     assert out and f"<{out[0].message_id}>" == ack["Message-ID"]
@@ -252,7 +260,9 @@ def test_suspicious_reply_is_not_applied_to_case(h_sqlite: Harness) -> None:
     assert report.outcomes["quarantined"] == 1 and report.outcomes["thread"] == 0
     assert [e.kind for e in h.events("SSCP-2026-0001")] == [
         "opened",
+        "fields",
         "ladder",
+        "category",
         "deadline",
         "ack-queued",
         "ack-sent",
