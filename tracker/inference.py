@@ -121,10 +121,35 @@ def _clause_before(text: str, start: int) -> str:
     return before[cuts[-1].end() :] if cuts else before
 
 
+def _clause_after(text: str, end: int) -> str:
+    after = text[end : end + 40]
+    cut = _CLAUSE.search(after)
+    return after[: cut.start()] if cut else after
+
+
 def _negated(text: str, start: int, end: int) -> bool:
     """A negation in the same clause just before the phrase, or "ended" just after it."""
     before = _clause_before(text, start)
-    return bool(_NEGATION.search(before) or _AFTER_NEGATION.match(text[end : end + 40]))
+    return bool(_NEGATION.search(before) or _AFTER_NEGATION.match(_clause_after(text, end)))
+
+
+#: "Should we escalate to stage 3?", "if needed we will escalate to stage 3": not a move.
+_STAGE_HEDGE = re.compile(
+    r"\b(?:if|should|could|would|whether|may|might|unless|consider|considering|shall we)\b",
+    re.IGNORECASE,
+)
+_CONFIRM = re.compile(
+    r"\b(?:can|could|would like to|am pleased to|am happy to|want to)\s+confirm\b", re.IGNORECASE
+)
+
+
+def _hedged(text: str, start: int, end: int, hedge: re.Pattern[str]) -> bool:
+    clause = _CONFIRM.sub(" ", _clause_before(text, start))
+    if hedge.search(clause):
+        return True
+    rest = text[end : end + 80]
+    stop = re.search(r"[.!?\n]", rest)
+    return bool(stop and stop.group(0) == "?")
 
 
 def _compile(phrases: Iterable[str], literal: bool) -> re.Pattern[str] | None:
@@ -171,31 +196,41 @@ class Vocabulary:
         return cls(stages, flags, cats)
 
 
+#: A category or track value shown on the timeline: one short identifier, nothing else.
+_PLAIN_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
 def _commands(text: str) -> list[Signal]:
     out: list[Signal] = []
     for m in _COMMAND.finditer(text):
         key, value = m.group(1).lower(), m.group(2).strip()
-        words = f"{m.group(1)}: {value}"
+        # ``words`` names only what the command means, never the rest of its line,
+        # which may go on to name a child ("Stage: 3 following Jamie's meeting").
         if key == "stage":
             num = re.match(r"(?:stage\s*)?(\d{1,2})\b", value, re.IGNORECASE)
             if num:
-                out.append(Signal("stage", num.group(1), words, True))
+                out.append(Signal("stage", num.group(1), f"Stage: {num.group(1)}", True))
         elif key in ("flag", "unflag"):
             token = value.lower().replace(" ", "_").replace("-", "_")
             negative = key == "unflag" or value.startswith(("-", "no ", "not "))
             name = re.sub(r"^(?:_+|no_|not_)", "", token)
-            if re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                out.append(Signal("unflag" if negative else "flag", name, words, True))
+            if re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                sign = "-" if negative else ""
+                out.append(
+                    Signal("unflag" if negative else "flag", name, f"Flag: {sign}{name}", True)
+                )
         elif key == "status":
             v = value.lower()
             if v in ("resolved", "closed", "agreed"):
-                out.append(Signal("status", "resolved", words, True))
+                out.append(Signal("status", "resolved", "Status: resolved", True))
             elif v in ("open", "reopen", "reopened", "unresolved"):
-                out.append(Signal("status", "open", words, True))
+                out.append(Signal("status", "open", "Status: open", True))
         elif key == "category":
-            out.append(Signal("category", value, words, True))
+            shown = value if _PLAIN_VALUE.fullmatch(value) else "(a value)"
+            out.append(Signal("category", value, f"Category: {shown}", True))
         else:
-            out.append(Signal("track", value.lower(), words, True))
+            shown = value.lower() if _PLAIN_VALUE.fullmatch(value) else "(a value)"
+            out.append(Signal("track", value.lower(), f"Track: {shown}", True))
     return out
 
 
@@ -209,15 +244,19 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
     if "stage" not in commanded:
         best: Signal | None = None
         for m in _STAGE_WORDS.finditer(prose):
-            if _negated(prose, m.start(), m.end()):
+            if _negated(prose, m.start(), m.end()) or _hedged(
+                prose, m.start(), m.end(), _STAGE_HEDGE
+            ):
                 continue
             number = next(g for g in m.groups() if g)
             if best is None or int(number) > int(best.value):
                 best = Signal("stage", number, _squash(m.group(0)), False)
         for number, pat in sorted(vocab.stage_phrases.items()):
             for m in pat.finditer(prose):
-                if not _negated(prose, m.start(), m.end()) and (
-                    best is None or number > int(best.value)
+                if (
+                    not _negated(prose, m.start(), m.end())
+                    and not _hedged(prose, m.start(), m.end(), _STAGE_HEDGE)
+                    and (best is None or number > int(best.value))
                 ):
                     best = Signal("stage", str(number), _squash(m.group(0)), False)
         sm = _SUBJECT_STAGE.search(subject)
@@ -248,8 +287,9 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
 
     if "status" not in commanded:
         for m in _RESOLVED.finditer(prose):
-            clause = _clause_before(prose, m.start())
-            if not _negated(prose, m.start(), m.end()) and not _HEDGE.search(clause):
+            if not _negated(prose, m.start(), m.end()) and not _hedged(
+                prose, m.start(), m.end(), _HEDGE
+            ):
                 signals.append(Signal("status", "resolved", _squash(m.group(0)), False))
                 break
     return signals

@@ -233,7 +233,10 @@ class Ladder:
         fx = Effects(state, opened_at)
         triggers: list[tuple[str, str | None]] = [("case_opened", None)]
         self._signals(fx, [], signals, raised_by, raised_by in self.staff, opened_at, triggers)
-        if not any(t == "stage_changed" for t, _ in triggers):
+        # Whatever the opening message said (a later stage, a flag with a stricter
+        # timescale), the new case has exactly one deadline: its current stage's.
+        fx.deadlines.clear()
+        if fx.state.status == "open":
             deadline = self.stage_deadline(fx.state, opened_at)
             if deadline is not None:
                 fx.deadlines.append(deadline)

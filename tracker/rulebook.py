@@ -336,43 +336,6 @@ class Procedure(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _references(self) -> Procedure:
-        """Every name a rule uses must be defined: a typo would silently never fire."""
-        problems: list[str] = []
-        roles = {*self.roles, "raiser"}
-        if self.default_track not in self.tracks:
-            problems.append(f"default_track: {self.default_track!r} is not one of the tracks")
-        for name, flag in self.flags.items():
-            for n in flag.notify:
-                if n not in self.notifications:
-                    problems.append(f"flags.{name}.notify: no notification named {n!r}")
-        for name, note in self.notifications.items():
-            for r in note.to:
-                if r not in roles:
-                    problems.append(f"notifications.{name}.to: no role named {r!r}")
-            for f in note.when_flags_any:
-                if f not in self.flags:
-                    problems.append(f"notifications.{name}.when_flags_any: no flag named {f!r}")
-            top = max(len(t.stages) for t in self.tracks.values())
-            for st in note.stages:
-                if not 1 <= st <= top:
-                    problems.append(f"notifications.{name}.stages: no stage {st}")
-        for key in ("overdue_to", "rollup_to"):
-            for r in getattr(self.chasers, key):
-                if r not in roles:
-                    problems.append(f"chasers.{key}: no role named {r!r}")
-        if self.chasers.reminder is not None:
-            for r in self.chasers.reminder.to:
-                if r not in roles:
-                    problems.append(f"chasers.reminder.to: no role named {r!r}")
-        ids = [c.id for c in self.categories]
-        if len(ids) != len(set(ids)):
-            problems.append("categories: ids must be unique")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
     # -- convenience for the engine ------------------------------------------
 
     def track(self, name: str | None) -> Track:
@@ -441,11 +404,75 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+def _get(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def reference_problems(data: Any) -> list[tuple[str, str]]:
+    """Every name a rule uses must be defined: a typo would silently never fire.
+
+    Checked on the raw mapping, so that these are reported together with any
+    field errors in the same file (pydantic skips after-validators once a field
+    fails).
+    """
+    problems: list[tuple[str, str]] = []
+    roles = {*_get(data, "roles"), "raiser"}
+    flags = _get(data, "flags")
+    notes = _get(data, "notifications")
+    tracks = _get(data, "tracks")
+    default = data.get("default_track") if isinstance(data, dict) else None
+    if tracks and isinstance(default, str) and default not in tracks:
+        problems.append(("default_track", f"{default!r} is not one of the tracks"))
+    top = max(
+        (len(t.get("stages") or []) for t in tracks.values() if isinstance(t, dict)), default=0
+    )
+    for name, flag in flags.items():
+        for n in _names(flag.get("notify") if isinstance(flag, dict) else None):
+            if n not in notes:
+                problems.append((f"flags.{name}.notify", f"no notification named {n!r}"))
+    for name, note in notes.items():
+        if not isinstance(note, dict):
+            continue
+        for r in _names(note.get("to")):
+            if r not in roles:
+                problems.append((f"notifications.{name}.to", f"no role named {r!r}"))
+        for f in _names(note.get("when_flags_any")):
+            if f not in flags:
+                problems.append((f"notifications.{name}.when_flags_any", f"no flag named {f!r}"))
+        stages = note.get("stages")
+        for st in stages if isinstance(stages, list) else []:
+            if isinstance(st, int) and top and not 1 <= st <= top:
+                problems.append((f"notifications.{name}.stages", f"no stage {st}"))
+    chasers = _get(data, "chasers")
+    for key in ("overdue_to", "rollup_to"):
+        for r in _names(chasers.get(key)):
+            if r not in roles:
+                problems.append((f"chasers.{key}", f"no role named {r!r}"))
+    for r in _names(_get(chasers, "reminder").get("to")):
+        if r not in roles:
+            problems.append(("chasers.reminder.to", f"no role named {r!r}"))
+    cats = data.get("categories") if isinstance(data, dict) else None
+    ids = [c.get("id") for c in cats if isinstance(c, dict)] if isinstance(cats, list) else []
+    if len(ids) != len(set(ids)):
+        problems.append(("categories", "ids must be unique"))
+    return problems
+
+
 def parse_procedure(data: Any, source: str) -> Procedure:
+    """Validate a rule file's mapping, reporting field errors and undefined names together."""
+    errors = [f"{source}: {loc}: {msg}" for loc, msg in reference_problems(data)]
     try:
-        return Procedure.model_validate(data)
+        procedure = Procedure.model_validate(data)
     except ValidationError as exc:
-        raise RuleFileError(_yaml_errors(exc, source)) from None
+        raise RuleFileError(_yaml_errors(exc, source) + errors) from None
+    if errors:
+        raise RuleFileError(errors)
+    return procedure
 
 
 def load_procedure(path: Path) -> LoadedProcedure:

@@ -360,15 +360,6 @@ def test_llr_flag_already_set_applies_to_the_next_stage_from_the_move() -> None:
     assert (d.stage, d.due_at, d.start_event) == (3, utc(2026, 11, 11, 17), "flag:significant_harm")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Ladder.open with a stage phrase and a flag whose deadline_override is stricter "
-        "creates no deadline at all: _apply_override clears fx.deadlines (opening=True, so no "
-        "candidate is added) and open() skips stage_deadline because a stage_changed trigger "
-        "was recorded"
-    ),
-)
 @pytest.mark.parametrize(
     ("name", "text", "stage", "due"),
     [

@@ -185,14 +185,6 @@ def test_rules_check_reports_each_mistake_with_file_and_key_path(
     assert out[-1] == "1 of 1 rule file(s) have errors."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Procedure._references is a model_validator(mode='after'), which pydantic skips "
-        "when any field fails, so an unknown role or notification is not reported while the "
-        "same file has a misspelt key, an unknown unit or a bad deadline"
-    ),
-)
 def test_rules_check_reports_every_mistake_in_one_file(run: Run, tmp_path: Path) -> None:
     path = _broken(tmp_path, sorted(MISTAKES))
     code, out = run("rules", "check", str(path))
