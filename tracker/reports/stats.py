@@ -37,24 +37,22 @@ class WorkingDays:
         self._first: date | None = None
         self._cumulative: list[int] = []
 
-    def _index(self, d: date) -> int:
+    def _cover(self, lo: date, hi: date) -> None:
+        """Extend the running counts to cover ``lo``..``hi`` (before any lookup)."""
         if self._first is None:
-            self._first = d
-            self._cumulative = [int(self._calendar.is_working_day(d))]
-        if d < self._first:
-            days = (self._first - d).days
+            self._first = lo
+            self._cumulative = [int(self._calendar.is_working_day(lo))]
+        if lo < self._first:
             prefix: list[int] = []
             running = 0
-            for i in range(days):
-                running += int(self._calendar.is_working_day(d + timedelta(days=i)))
+            for i in range((self._first - lo).days):
+                running += int(self._calendar.is_working_day(lo + timedelta(days=i)))
                 prefix.append(running)
             self._cumulative = prefix + [c + running for c in self._cumulative]
-            self._first = d
-        i = (d - self._first).days
-        while len(self._cumulative) <= i:
+            self._first = lo
+        while len(self._cumulative) <= (hi - self._first).days:
             nxt = self._first + timedelta(days=len(self._cumulative))
             self._cumulative.append(self._cumulative[-1] + int(self._calendar.is_working_day(nxt)))
-        return self._cumulative[i]
 
     def between(self, start: datetime, end: datetime) -> int:
         """Working days after ``start``'s local date, up to and including ``end``'s.
@@ -65,7 +63,9 @@ class WorkingDays:
         b = end.astimezone(self.zone).date()
         if b <= a:
             return 0
-        return self._index(b) - self._index(a)
+        self._cover(a, b)
+        assert self._first is not None
+        return self._cumulative[(b - self._first).days] - self._cumulative[(a - self._first).days]
 
 
 def median(values: Sequence[float]) -> float | None:
