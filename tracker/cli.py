@@ -22,7 +22,17 @@ from tracker import rules_cli
 from tracker.clock import Clock, FrozenClock, SystemClock
 from tracker.config import Config, default_config, load_config
 from tracker.errors import ConfigError
-from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail
+from tracker.model import (
+    Attachment,
+    Case,
+    CaseField,
+    Child,
+    Deadline,
+    Event,
+    Message,
+    OutboxItem,
+    RawMail,
+)
 from tracker.notify import Renderer
 from tracker.service import Outcome, Service
 from tracker.store import Store, observe_clock
@@ -260,6 +270,26 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
         _out(f"  stage:     {_ladder_position(config, case)}")
         _out(f"  flags:     {', '.join(case.flags) or 'none'}")
         _out(f"  category:  {case.category or 'not recorded'}")
+        child = s.scalars(select(Child).where(Child.case_id == case.id)).first()
+        if child is None:
+            _out("  child:     not recorded")
+        elif args.include_personal:
+            _out(
+                f"  child:     {child.name or 'name not given'}, born {child.dob or 'unknown'}"
+                + (f", ref {child.local_ref}" if child.local_ref else "")
+                + (f" (key {child.child_key[:12]})" if child.child_key else "")
+            )
+        else:
+            key = f", key {child.child_key[:12]}" if child.child_key else ""
+            _out(f"  child:     recorded{key} (--include-personal shows the identifiers)")
+        fields = s.scalars(
+            select(CaseField).where(CaseField.case_id == case.id).order_by(CaseField.id)
+        ).all()
+        shown = [f for f in fields if args.include_personal or f.name in METADATA_FIELDS]
+        if shown:
+            _out("  fields:")
+            for f in shown:
+                _out(f"    {f.name:<16} {' '.join(f.value.split())[:100]}  [{f.source}]")
         deadlines = s.scalars(
             select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
         ).all()
@@ -363,7 +393,41 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
                     )
                 ],
             }
+            child = s.scalars(select(Child).where(Child.case_id == case.id)).first()
+            fields = {
+                f.name: f for f in s.scalars(select(CaseField).where(CaseField.case_id == case.id))
+            }
+            # The pseudonymous key links cases about one child without naming it.
+            row["child_key"] = child.child_key if child else None
+            row["fields"] = {name: fields[name].value for name in METADATA_FIELDS if name in fields}
             if include_personal:
+                row["child"] = (
+                    {"name": child.name, "dob": child.dob, "local_ref": child.local_ref}
+                    if child
+                    else None
+                )
+                row["fields"] = {name: f.value for name, f in fields.items()}
+                row["field_sources"] = {name: f.source for name, f in fields.items()}
+                raw_ids_all = [m.raw_id for m in messages if m.raw_id is not None]
+                row["attachments"] = [
+                    {
+                        "filename": a.filename,
+                        "content_type": a.content_type,
+                        "size": a.size,
+                        "sha256": a.sha256,
+                        "status": a.status,
+                        "reason": a.reason,
+                    }
+                    for a in (
+                        s.scalars(
+                            select(Attachment)
+                            .where(Attachment.raw_id.in_(raw_ids_all))
+                            .order_by(Attachment.id)
+                        )
+                        if raw_ids_all
+                        else []
+                    )
+                ]
                 # Subjects and bodies may name the child: only on explicit request.
                 raw_ids = [m.raw_id for m in messages if m.raw_id is not None]
                 raws = (
@@ -388,6 +452,10 @@ def export_cases(store: Store, include_personal: bool) -> list[dict[str, Any]]:
     return out
 
 
+#: Case fields about professionals and the procedure (classes C and D), exported by default;
+#: the narrative (concern, requested action, response, resolution) only with --include-personal.
+METADATA_FIELDS = ("raiser_name", "raiser_email", "raiser_agency", "other_party", "form_date")
+
 EXPORT_CSV_FIELDS = [
     "reference",
     "partnership",
@@ -398,6 +466,8 @@ EXPORT_CSV_FIELDS = [
     "opened_at",
     "raised_by",
     "mailbox",
+    "child_key",
+    "fields",
     "message_ids",
     "deadlines",
     "notifications",
@@ -420,6 +490,7 @@ def write_export(cases: list[dict[str, Any]], fmt: str, stream: TextIO) -> None:
                 "message_ids": " ".join(f"<{m}>" for m in c["message_ids"]),
                 "events": json.dumps(c["events"], ensure_ascii=False),
                 "deadlines": json.dumps(c["deadlines"], ensure_ascii=False),
+                "fields": json.dumps(c["fields"], ensure_ascii=False),
                 "notifications": json.dumps(c["notifications"], ensure_ascii=False),
             }
         )
@@ -592,7 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--include-personal",
         action="store_true",
-        help="also export message subjects, which may identify a child",
+        help="also export the child's identifiers, narrative fields, attachment names and "
+        "message subjects",
     )
     exp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     report_cli.add_export_options(exp)
@@ -607,6 +679,11 @@ def build_parser() -> argparse.ArgumentParser:
     cl.set_defaults(func=cmd_cases_list)
     cs = cases.add_parser("show", help="a case's messages and timeline")
     cs.add_argument("reference")
+    cs.add_argument(
+        "--include-personal",
+        action="store_true",
+        help="also show the child's identifiers and the narrative fields",
+    )
     cs.set_defaults(func=cmd_cases_show)
 
     q = sub.add_parser("quarantine", help="messages held for review").add_subparsers(
