@@ -12,7 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from tracker.errors import ConfigError
 from tracker.procedures import Procedures
+from tracker.reports.anonymise import MIN_KEY_BYTES
 from tracker.reports.periods import DIGEST_KINDS, Quarter
 
 
@@ -94,6 +96,11 @@ def cmd_export_anonymised(args: argparse.Namespace) -> int:
         return 2
     config = _load(args)
     key = config.reports.pseudonym_key()
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"the pseudonym key must be at least {MIN_KEY_BYTES} bytes: a short key can be "
+            "found by trying them all"
+        )
     store = _open_store(config)
     procedures = Procedures.from_config(config)
     partnership = getattr(args, "partnership", None)
@@ -121,6 +128,9 @@ def add_export_options(exp: argparse.ArgumentParser) -> None:
         "types, stages with dates rounded to the week; no names, text or addresses",
     )
     exp.add_argument("--partnership", help="with --anonymised: only this partnership")
+    exp.add_argument(
+        "--now", metavar="ISO-TIME", help="with --anonymised: judge overdue stages at this time"
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

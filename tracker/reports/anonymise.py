@@ -119,8 +119,6 @@ def anonymised_rows(
             row[f"stage_{stage}_week"] = week_of(at, zone)
         rows.append(row)
     names = fieldnames(max_stage)
-    for row in rows:
-        for name in names:
-            row.setdefault(name, "")
-    rows.sort(key=lambda r: str(r["case_id"]))
-    return names, rows
+    ordered = [{name: row.get(name, "") for name in names} for row in rows]
+    ordered.sort(key=lambda r: str(r["case_id"]))
+    return names, ordered
