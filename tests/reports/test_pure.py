@@ -15,6 +15,7 @@ from tracker.reports.digest import build_digest
 from tracker.reports.periods import DigestPeriod, Quarter, digest_period
 from tracker.reports.publish import publish
 from tracker.reports.quarterly import build_quarterly, themes
+from tracker.reports.render import MAX_ROWS, digest_context
 from tracker.reports.rows import CaseRow, Dataset, DeadlineRow, stage_history
 from tracker.reports.stats import WorkingDays, percentile, suppress, suppress_breakdown
 
@@ -279,3 +280,21 @@ def test_pseudonyms_are_keyed_and_dates_weekly(solihull_calendar: WorkingCalenda
         assert r["stages_late"] == 1 and r["stages_within_timescale"] == 0
     with pytest.raises(ValueError):
         anonymised_rows(data, b"short", t(2027, 1, 5), lambda _: LONDON, lambda _: None)  # type: ignore[arg-type,return-value]
+
+
+def test_long_digest_sections_are_capped_with_the_full_count(
+    solihull_calendar: WorkingCalendar,
+) -> None:
+    now = t(2026, 11, 25, 8, 30)
+    period = DigestPeriod("daily", t(2026, 11, 24, 8, 0), t(2026, 11, 25, 8, 0), "2026-11-25")
+    n = MAX_ROWS + 7
+    cases = tuple(case(i, t(2026, 11, 2, 9, 0)) for i in range(1, n + 1))
+    due = t(2026, 11, 3, 17, 0)
+    rows = tuple(deadline(i, 1, t(2026, 11, 2, 9, 0), due) for i in range(1, n + 1))
+    d = build_digest(
+        "solihull", Dataset(cases, rows), period, now, LONDON, WorkingDays(solihull_calendar)
+    )
+    context = digest_context(d, display_name="SSCP", zone=LONDON, stage_names={}, chart_src="")
+    overdue = context["sections"][0]
+    assert (overdue.count, len(overdue.rows), overdue.more) == (n, MAX_ROWS, 7)
+    assert context["summary"][0] == {"label": "Overdue", "count": n}

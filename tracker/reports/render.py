@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,9 @@ from tracker.reports.digest import Digest, DigestCase
 from tracker.reports.publish import PublishedReport
 
 KIND_LABELS = {"daily": "Daily", "weekly": "Weekly"}
+#: Rows shown per digest section: a mail with hundreds of rows helps nobody (and some
+#: servers refuse its size); the heading still gives the full count.
+MAX_ROWS = 100
 
 
 class Templates:
@@ -99,6 +102,12 @@ class Section:
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     empty: str
+    #: How many there are; ``rows`` holds at most :data:`MAX_ROWS` of them.
+    count: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.rows)
 
     @property
     def text_lines(self) -> list[str]:
@@ -122,7 +131,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
     def plain(cases: Sequence[DigestCase]) -> tuple[tuple[str, ...], ...]:
         return tuple((c.reference, str(c.stage), agencies(c.agency), due(c)) for c in cases)
 
-    return [
+    sections = [
         Section(
             "overdue",
             "Overdue",
@@ -197,6 +206,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
             "No cases resolved.",
         ),
     ]
+    return [replace(x, rows=x.rows[:MAX_ROWS], count=len(x.rows)) for x in sections]
 
 
 def digest_context(
@@ -209,7 +219,7 @@ def digest_context(
 ) -> dict[str, Any]:
     """Everything the digest templates may show (formatted strings and counts only)."""
     sections = digest_sections(digest, zone)
-    counts = {s.key: len(s.rows) for s in sections}
+    counts = {s.key: s.count for s in sections}
     period = digest.period
     stages = sorted({s for s, _ in digest.open_by_stage} | set(stage_names))
     open_counts = dict(digest.open_by_stage)
