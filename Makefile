@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tracker demo
 
-## system-deps: Dovecot for the IMAP tests (installed only when missing and we are root)
+## system-deps: Dovecot for the IMAP tests, Chromium for the report tests (installed only when missing and we are root)
 system-deps:
 	@if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -24,6 +24,14 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
 	  else \
 	    echo "dovecot-imapd is missing and cannot be installed here: the IMAP tests will be skipped."; \
+	  fi; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium for the report tests (rendering and PDF)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing and cannot be installed here: the rendering tests will be skipped."; \
 	  fi; \
 	fi
 
@@ -38,9 +46,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy ingest tracker
 
-## bench: backlog ingest and acknowledgement latency against the private Dovecot
+## bench: backlog ingest and acknowledgement latency against the private Dovecot; reports on 10,000 cases
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf var bench/out .pytest_cache .mypy_cache .ruff_cache
