@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from tracker.reports.digest import DayCount
 
@@ -21,11 +21,11 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 INK = "#333333"
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, *, layout: Literal["constrained"] | None = None) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -105,7 +105,8 @@ def paired_bars(
     place of its bar.
     """
     height = 0.6 + 0.32 * len(labels) * max(1, len(series))
-    fig = _figure(6.0, min(max(height, 1.6), 7.5))
+    # Constrained layout makes room for the longest label instead of cutting it off.
+    fig = _figure(6.0, min(max(height, 1.6), 7.5), layout="constrained")
     ax = fig.add_subplot()
     n = max(1, len(series))
     bar = 0.8 / n
@@ -130,7 +131,6 @@ def paired_bars(
     _style(ax)
     if len(series) > 1:
         ax.legend(fontsize=7, frameon=False, loc="lower right")
-    fig.subplots_adjust(left=0.38, right=0.97, top=0.9, bottom=0.08)
     return _png(fig)
 
 

@@ -44,7 +44,8 @@ def report_charts(report: PublishedReport) -> list[tuple[str, bytes]]:
     for table in report.breakdowns:
         if table.key not in ("category", "raising_agency", "highest_stage"):
             continue
-        labels = [r.label for r in table.rows]
+        stages = table.key == "highest_stage"  # long stage names: "Stage N" on the chart
+        labels = [f"Stage {r.item}" if stages else r.label for r in table.rows]
         series = [
             (heading, [r.values[i] for r in table.rows]) for i, heading in enumerate(table.headings)
         ]
@@ -57,7 +58,7 @@ def report_charts(report: PublishedReport) -> list[tuple[str, bytes]]:
                 t.title,
                 charts.paired_bars(
                     t.title,
-                    [r.label for r in rows],
+                    [f"Stage {r.item.removeprefix('stage_')}" for r in rows],
                     [
                         (t.headings[2], [r.values[2] for r in rows]),
                         (t.headings[3], [r.values[3] for r in rows]),
