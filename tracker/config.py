@@ -235,7 +235,8 @@ class ReportsConfig(_Strict):
     #: Headless Chromium for the report's PDF (default: found on PATH).
     chromium: str | None = None
 
-    def pseudonym_key(self) -> bytes:
+    def pseudonym_key(self, default_file: Path | None = None) -> bytes:
+        """The key from the environment or a file; else one made once in ``default_file``."""
         if self.pseudonym_key_env:
             value = os.environ.get(self.pseudonym_key_env)
             if not value:
@@ -248,6 +249,8 @@ class ReportsConfig(_Strict):
                 raise ConfigError(
                     f"cannot read pseudonym_key_file {self.pseudonym_key_file}: {exc.strerror}"
                 ) from None
+        if default_file is not None:
+            return read_or_create_secret(default_file, "pseudonym key")
         raise ConfigError(
             "the anonymised export needs a pseudonym key: set reports.pseudonym_key_env "
             "or reports.pseudonym_key_file"
@@ -316,12 +319,24 @@ def child_key_secret(config: Config) -> bytes:
         if not value:
             raise ConfigError(f"environment variable {forms.child_key_env} is not set")
         return value.encode("utf-8")
-    path = forms.child_key_file or config.paths.var_dir / "child-key.secret"
+    if forms.child_key_file is not None:
+        try:
+            secret = forms.child_key_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read forms.child_key_file {forms.child_key_file}: {exc.strerror}"
+            ) from None
+        if len(secret) < 16:
+            raise ConfigError(f"the child-key secret in {forms.child_key_file} is too short")
+        return secret
+    return read_or_create_secret(config.paths.var_dir / "child-key.secret", "child-key secret")
+
+
+def read_or_create_secret(path: Path, what: str) -> bytes:
+    """A local secret made once (32 random bytes, hex, mode 0600) and read ever after."""
     try:
         secret = path.read_bytes().strip()
     except FileNotFoundError:
-        if forms.child_key_file is not None:
-            raise ConfigError(f"forms.child_key_file {path} does not exist") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -330,12 +345,12 @@ def child_key_secret(config: Config) -> bytes:
         else:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(os.urandom(32).hex().encode("ascii"))
-            log.info("generated a child-key secret in %s", path)
+            log.info("generated a %s in %s", what, path)
         secret = path.read_bytes().strip()
     except OSError as exc:
-        raise ConfigError(f"cannot read the child-key secret {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read the {what} {path}: {exc.strerror}") from None
     if len(secret) < 16:
-        raise ConfigError(f"the child-key secret in {path} is too short (16 bytes at least)")
+        raise ConfigError(f"the {what} in {path} is too short (16 bytes at least)")
     return secret
 
 

@@ -95,7 +95,7 @@ def cmd_export_anonymised(args: argparse.Namespace) -> int:
         _err("tracker export: --anonymised and --include-personal exclude each other")
         return 2
     config = _load(args)
-    key = config.reports.pseudonym_key()
+    key = config.reports.pseudonym_key(config.paths.var_dir / "pseudonym-key.secret")
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(
             f"the pseudonym key must be at least {MIN_KEY_BYTES} bytes: a short key can be "
