@@ -458,7 +458,7 @@ def default_config(base: Path) -> Config:
                 "directory": str(var / "outbox"),
                 "from_address": "sscp@solihull.gov.uk",
             },
-            "partnerships": {"solihull": {}},
+            "partnerships": {"solihull": {"staff": ["r.khan@solihull.gov.uk"]}},
             "security": {
                 "secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
                 "protected_domains": ["solihull.gov.uk", "nhs.net", "westmidlands.police.uk"],

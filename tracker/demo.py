@@ -1,10 +1,12 @@
 """Example escalations for ``tracker demo``: fictional people, realistic shapes.
 
 The set shows each path through the pipeline: a new escalation (whose
-subject carries a child's name, which the acknowledgement must not repeat),
-an Outlook HTML-only escalation, a reply threaded by In-Reply-To, an
-out-of-office auto-reply, a newsletter, and a look-alike sender domain that
-is held in quarantine.
+subject carries a child's name, which the acknowledgement must not repeat)
+that opens at stage 2, an Outlook HTML-only escalation, a reply threaded by
+In-Reply-To, an out-of-office auto-reply, a newsletter, a look-alike sender
+domain that is held in quarantine, a pasted escalation form about a child on
+a child protection plan (the child's details are stored apart and the IRO is
+notified), and the business manager steering a case with command lines.
 """
 
 from __future__ import annotations
@@ -125,6 +127,54 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset="utf-8"
 
 Please reply with all open cases.
+""",
+    ),
+]
+
+
+_DEMO_MESSAGES += [
+    (
+        "police-form",
+        b"""\
+From: DC Sam Patel <sam.patel@westmidlands.police.uk>
+To: SSCP <sscp@solihull.gov.uk>
+Subject: Escalation form - strategy discussion declined
+Date: Mon, 16 Nov 2026 13:05:00 +0000
+Message-ID: <demo-7.patel@westmidlands.police.uk>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+
+Please find the escalation form below.
+
+Date: 16/11/2026
+From (practitioner): DC Sam Patel
+Name of Child: Riley Sample
+DOB: 09/09/2019
+Social Worker/Practitioner: Duty social worker, Solihull Children's Services
+Agency/Team: West Midlands Police, Public Protection Unit
+Summary of Concern(s): Riley is subject to a child protection plan. New
+information about a violent adult in the household was shared on Friday and
+children's social care declined to hold a strategy discussion.
+Requested Action: Convene a strategy discussion this week.
+
+DC Sam Patel
+""",
+    ),
+    (
+        "business-manager-command",
+        b"""\
+From: Rana Khan <r.khan@solihull.gov.uk>
+To: SSCP <sscp@solihull.gov.uk>
+Subject: RE: [SSCP-2026-0002] Escalation received
+Date: Mon, 16 Nov 2026 15:30:00 +0000
+Message-ID: <demo-8.khan@solihull.gov.uk>
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+
+Stage: 2
+Category: thresholds
+
+Rana Khan, SSCP Business Manager
 """,
     ),
 ]

@@ -279,7 +279,7 @@ class Ladder:
         at: datetime,
         triggers: list[tuple[str, str | None]],
     ) -> None:
-        who = "staff command" if staff else sender
+        who = f"staff: {sender}" if staff else sender
         opening = any(t == "case_opened" for t, _ in triggers)
         live = list(open_deadlines)
 

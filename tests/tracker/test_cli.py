@@ -118,16 +118,16 @@ def test_demo_once_on_embedded_defaults(
     assert "new case SSCP-2026-0002 opened; acknowledgement queued" in out
     assert "follow-up added to SSCP-2026-0001" in out
     assert "imitates solihull.gov.uk" in out
-    assert "6 fetched, 2 case, 1 thread, 2 ignored, 1 quarantined, 3 sent" in out
+    assert "8 fetched, 3 case, 2 thread, 2 ignored, 1 quarantined, 7 sent" in out
     written = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
-    assert len(written) == 3
+    assert len(written) == 7
     assert all(str(p) in out for p in written)  # the demo says where they are
     for eml in written:
         assert b"Jamie" not in eml.read_bytes()
     # A second demo delivers the same examples again: recognised, nothing doubled.
     code, out, _ = _run(capsys, "demo", "--once")
-    assert code == 0 and "6 seen before, 0 case" in out and "0 sent" in out
-    assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 3
+    assert code == 0 and "8 seen before, 0 case" in out and "0 sent" in out
+    assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 7
 
 
 def test_outbox_retry_requeues_only_failed_or_uncertain(

@@ -230,7 +230,10 @@ def test_staff_can_move_a_case_back_a_stage() -> None:
     [d] = fx.deadlines
     assert (d.stage, d.due_at) == (2, utc(2026, 11, 17, 17))  # Mon 16, Tue 17
     assert fx.events == [
-        ("stage", 'stage 3 → 2 (Management finding solutions): command "Stage: 2" (staff command)')
+        (
+            "stage",
+            'stage 3 → 2 (Management finding solutions): command "Stage: 2" (staff: sscp@solihull.gov.uk)',
+        )
     ]
 
 
@@ -239,7 +242,10 @@ def test_staff_can_clear_a_flag() -> None:
     fx = apply("solihull", state, "Flag: -cp_plan", sender=SOLIHULL_STAFF, at=utc(2026, 11, 11))
     assert fx.state.flags == {"looked_after"}
     assert fx.events == [
-        ("flag-cleared", 'flag cp_plan cleared: command "Flag: -cp_plan" (staff command)')
+        (
+            "flag-cleared",
+            'flag cp_plan cleared: command "Flag: -cp_plan" (staff: sscp@solihull.gov.uk)',
+        )
     ]
 
 
