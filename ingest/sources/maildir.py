@@ -51,17 +51,28 @@ class MaildirSource:
         self._interrupted = threading.Event()
 
     def _pending_files(self) -> list[Path]:
-        files: list[Path] = []
+        """Files in delivery order: the name's time, then the file's own time, then the name.
+
+        Names within one second are not ordered by anything meaningful
+        (``M9`` sorts after ``M10``), and a reply handed out before its
+        escalation would open a case of its own.
+        """
+        keyed: list[tuple[str, int, str, Path]] = []
         for sub in ("new", "cur"):
             try:
                 with os.scandir(self.path / sub) as it:
-                    files.extend(
-                        Path(e.path) for e in it if e.is_file() and not e.name.startswith(".")
-                    )
+                    for e in it:
+                        if e.name.startswith(".") or not e.is_file():
+                            continue
+                        try:
+                            mtime = e.stat().st_mtime_ns
+                        except FileNotFoundError:
+                            continue
+                        keyed.append((e.name.split(".", 1)[0], mtime, e.name, Path(e.path)))
             except FileNotFoundError:
                 continue
-        files.sort(key=lambda p: (p.name.split(".", 1)[0], p.name))
-        return files
+        keyed.sort(key=lambda k: k[:3])
+        return [k[3] for k in keyed]
 
     def poll(self, limit: int | None = None) -> list[RawMessage]:
         out: list[RawMessage] = []

@@ -95,7 +95,8 @@ class Harness:
         assert box.path is not None
         for sub in ("new", "cur", "tmp"):
             (box.path / sub).mkdir(parents=True, exist_ok=True)
-        name = f"{int(self.clock.now().timestamp())}.M{next(_seq)}P1.test"
+        # Zero-padded: in one second names sort as text, and M10 must follow M9.
+        name = f"{int(self.clock.now().timestamp())}.M{next(_seq):09d}P1.test"
         (box.path / "tmp" / name).write_bytes(data)
         (box.path / "tmp" / name).rename(box.path / "new" / name)
         return box.path / "new" / name

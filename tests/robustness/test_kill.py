@@ -144,7 +144,10 @@ def test_sigkill_at_fifty_points_loses_and_doubles_nothing(
     # (acked_at is best effort: a kill between the move and its record leaves it empty;
     # the empty inboxes below are the real check.)
     assert all(r.state == "done" for r in raws)
-    assert Counter(r.outcome for r in raws) == expected
+    assert Counter(r.outcome for r in raws) == expected, "\n".join(
+        f"{r.id} {r.mailbox} {r.outcome}: {r.reason} (attempts {r.attempts}, replays {r.replays})"
+        for r in raws
+    )
     for m in config.mailbox:
         assert h.folder(m.name, None) == [], f"{m.name}: messages left in the inbox"
     cases = h.cases()
