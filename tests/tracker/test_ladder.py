@@ -232,7 +232,8 @@ def test_staff_can_move_a_case_back_a_stage() -> None:
     assert fx.events == [
         (
             "stage",
-            'stage 3 → 2 (Management finding solutions): command "Stage: 2" (staff: sscp@solihull.gov.uk)',
+            "stage 3 → 2 (Management finding solutions): "
+            'command "Stage: 2" (staff: sscp@solihull.gov.uk)',
         )
     ]
 
