@@ -254,7 +254,8 @@ def _next_due(deadlines: Sequence[Deadline], status: str) -> str:
     d = live[-1]
     if d.due_at is None:
         return f"stage {d.stage}: no fixed timescale ({d.basis.replace('_', ' ')})"
-    return f"stage {d.stage} by {d.due_at:%Y-%m-%d %H:%M} UTC ({d.explanation})"
+    warn = " OUT OF HOURS:" if d.out_of_hours else ""
+    return f"stage {d.stage} by {d.due_at:%Y-%m-%d %H:%M} UTC ({warn}{d.explanation})"
 
 
 def cmd_cases_show(args: argparse.Namespace) -> int:
@@ -268,8 +269,14 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
         _out(f"{case.reference}  ({case.partnership})")
         _out(f"  status:    {case.status}")
         _out(f"  stage:     {_ladder_position(config, case)}")
+        deadlines = s.scalars(
+            select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
+        ).all()
+        _out(f"  next due:  {_next_due(deadlines, case.status)}")
         _out(f"  flags:     {', '.join(case.flags) or 'none'}")
         _out(f"  category:  {case.category or 'not recorded'}")
+        _out(f"  opened:    {case.opened_at:%Y-%m-%d %H:%M} UTC via mailbox {case.mailbox}")
+        _out(f"  raised by: {case.raised_by}")
         child = s.scalars(select(Child).where(Child.case_id == case.id)).first()
         if child is None:
             _out("  child:     not recorded")
@@ -290,10 +297,6 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
             _out("  fields:")
             for f in shown:
                 _out(f"    {f.name:<16} {' '.join(f.value.split())[:100]}  [{f.source}]")
-        deadlines = s.scalars(
-            select(Deadline).where(Deadline.case_id == case.id).order_by(Deadline.id)
-        ).all()
-        _out(f"  next due:  {_next_due(deadlines, case.status)}")
         if deadlines:
             _out("  deadlines:")
             for d in deadlines:
@@ -304,8 +307,6 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
                     f"    stage {d.stage}: {due} [{d.basis}; {d.state}{met}{late}]"
                     f"{'  out of hours' if d.out_of_hours else ''}"
                 )
-        _out(f"  opened:    {case.opened_at:%Y-%m-%d %H:%M} UTC via mailbox {case.mailbox}")
-        _out(f"  raised by: {case.raised_by}")
         _out("  messages:")
         for m in s.scalars(select(Message).where(Message.case_id == case.id).order_by(Message.id)):
             arrow = "<-" if m.direction == "in" else "->"
@@ -737,6 +738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `tracker cases show X | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
