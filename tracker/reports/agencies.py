@@ -1,13 +1,21 @@
-"""Agency *types* from an email domain, and the labels reports show.
+"""Agency *types* from an email domain or a form's free text, and the labels reports show.
 
-Professional email addresses are personal data (class C): reports and the
-anonymised export carry only the kind of agency that raised a case, decided
-here by simple domain rules. The agency *challenged* is not stored yet (a
-later change adds it to the escalation form), so reports say "not recorded".
+Professional email addresses are personal data (class C), and what a
+practitioner writes in the form's "agency" and "other party" boxes often
+names a person or a team ("Duty social worker Jo Bloggs, Front Door"):
+reports and the anonymised export carry only the *kind* of agency, decided
+here by simple rules, never the address or the text.
+
+- The raising agency: the type of the form's ``raiser_agency`` text when its
+  keywords say one (:func:`agency_type_from_text`), else the raiser's email
+  domain (:func:`agency_type`), see :func:`raising_agency_type`.
+- The agency challenged: the type of the form's ``other_party`` text,
+  ``not_recorded`` when the form did not say.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from tracker.rulebook import TAXONOMY
@@ -72,6 +80,144 @@ def agency_type(address: str) -> str:
         if domain == suffix or domain.endswith("." + suffix):
             return kind
     return OTHER
+
+
+#: Keyword rules for free text, in order: the first rule with a match decides.
+#: Patterns are matched as whole words on the normalised text (see :func:`_normalise`:
+#: lower case, apostrophes dropped, other punctuation a space).
+#:
+#: The order settles texts naming two kinds of agency:
+#:
+#: 1. Roles that say who employs someone wherever they work: a school nurse is
+#:    health staff (NHS or public-health commissioned), a social worker is the
+#:    local authority's, in a hospital or a MASH too.
+#: 2. Police ("Safer Schools Police Officer", "Police officer, MASH").
+#: 3. Health ("Named nurse, Children's Hospital", "CAMHS school in-reach",
+#:    "Health and Social Care Trust").
+#: 4. The local authority (the "Virtual School" is the council's).
+#: 5. Schools and early-years settings.
+_TEXT_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    (HEALTH, (r"school nurs(?:e|es|ing)",)),
+    (LOCAL_AUTHORITY, (r"social work(?:er|ers)?",)),
+    (
+        POLICE,
+        (
+            r"polic(?:e|ing)",
+            r"constabulary",
+            r"public protection unit",
+            r"ppu",
+            r"child abuse investigation(?: team| unit)?",
+            r"cait",
+            r"pcso",
+        ),
+    ),
+    (
+        HEALTH,
+        (
+            r"nhs",
+            r"hospitals?",
+            r"gps?",
+            r"general practi(?:ce|tioner)",
+            r"health(?:care)?",
+            r"midwi(?:fe|ves|fery)",
+            r"camhs",
+            r"nurs(?:e|es|ing)",
+            r"paediatric(?:s|ian|ians)?",
+            r"pediatric(?:s|ian|ians)?",
+            r"icb",
+            r"primary care",
+            r"surgery",
+            r"doctors?",
+            r"medical (?:centre|center|practice)",
+            r"a&e",
+            r"emergency department",
+        ),
+    ),
+    (
+        LOCAL_AUTHORITY,
+        (
+            r"childrens services",
+            r"childrens social care",
+            r"social care",
+            r"councils?",
+            r"local authority",
+            r"mbc",
+            r"lado",
+            r"csc",
+            r"early help",
+            r"mash",
+            r"multi agency safeguarding hub",
+            r"virtual school",
+            r"independent reviewing officers?",
+            r"iros?",
+            r"looked after childrens? (?:team|service)",
+        ),
+    ),
+    (
+        SCHOOL,
+        (
+            r"schools?",
+            r"academ(?:y|ies)",
+            r"colleges?",
+            r"nurser(?:y|ies)",
+            r"pre ?schools?",
+            r"primary",
+            r"infants?",
+            r"sixth form",
+            r"senco",
+            r"pupil referral unit",
+            r"pru",
+            r"head ?teachers?",
+        ),
+    ),
+)
+_COMPILED: Final = tuple(
+    (kind, re.compile(r"(?<![a-z0-9&])(?:" + "|".join(words) + r")(?![a-z0-9&])"))
+    for kind, words in _TEXT_RULES
+)
+#: What forms hold when the box was left "blank" in words.
+_PLACEHOLDERS: Final = frozenset(
+    {"n a", "na", "none", "nil", "unknown", "not known", "tbc", "not applicable", "not recorded"}
+)
+
+
+def _normalise(text: str) -> str:
+    """Lower case; apostrophes (straight or curly) dropped, so "children's", "children’s" and
+    "childrens" are one word; every other character but letters, digits and ``&`` a space."""
+    lowered = re.sub(r"['\u2018\u2019`]", "", text.casefold())
+    return " ".join(re.sub(r"[^a-z0-9&]+", " ", lowered).split())
+
+
+def agency_type_from_text(text: str | None) -> str:
+    """The agency type a form's free text names, by keywords (see :data:`_TEXT_RULES`).
+
+    ``not_recorded`` for no text, an empty or punctuation-only one, or a
+    placeholder such as "N/A" or "Not known"; ``other`` for a text with none
+    of the keywords (a charity, housing, probation, a person's name alone).
+    Pure: the text is looked at here and nowhere else, and never returned.
+    """
+    if text is None:
+        return NOT_RECORDED
+    words = _normalise(text)
+    if not words or words in _PLACEHOLDERS:
+        return NOT_RECORDED
+    for kind, pattern in _COMPILED:
+        if pattern.search(words):
+            return kind
+    return OTHER
+
+
+def raising_agency_type(raiser_agency: str | None, address: str | None) -> str:
+    """The raising agency's type: the form's ``raiser_agency`` text when its keywords name a
+    type, else the raiser's email domain (``other`` when neither says).
+
+    A text without keywords ("Pastoral team") does not overrule a domain that
+    does say (``oakfield.sch.uk``): it says nothing about the kind of agency.
+    """
+    kind = agency_type_from_text(raiser_agency)
+    if kind in AGENCY_TYPES and kind != OTHER:
+        return kind
+    return agency_type(address or "")
 
 
 def agency_label(kind: str) -> str:
