@@ -2,11 +2,12 @@
 
 :func:`generate` decides everything from a fixed random seed and returns
 plain :class:`SeedCase` records (what each case *is*: its stages with their
-times, its deadlines, its IRO notifications, its child); :func:`write`
-stores them through the ORM, with free text naming fictional children in
-every event's ``detail`` so the tests can prove it never reaches a report.
-The tests compute their expected figures from the records, never from the
-code under test.
+times, its deadlines, its IRO notifications, its child, what its escalation
+form said about the agencies); :func:`write` stores them through the ORM,
+with free text naming fictional children in every event's ``detail``, and
+the form's free text in ``case_fields``, so the tests can prove none of it
+reaches a report. The tests compute their expected figures from the records
+(the agency types from hand-written labels), never from the code under test.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from tracker.calendar import WorkingCalendar
-from tracker.model import Case, Deadline, Event, OutboxItem
+from tracker.model import Case, CaseField, Deadline, Event, OutboxItem
 
 LONDON = ZoneInfo("Europe/London")
 #: The moment the tests look at the data: Wednesday 16 December 2026, 08:30 GMT.
@@ -83,6 +84,80 @@ FREE_TEXT = [
     "Police PPU feel the plan for {child} ({dob}) does not address the risk from the lodger.",
 ]
 
+#: What the form's "agency" box said, by the agency type a reader would give it (the
+#: expected answer, written by hand). ``None``: text naming no kind of agency, so the
+#: raiser's email domain decides.
+RAISER_AGENCY_TEXTS: dict[str | None, list[str]] = {
+    "school": [
+        "St Alban's C of E Primary School",
+        "Oakfield Academy – Pastoral Team",
+        "Riverside Primary, Designated Safeguarding Lead",
+        "Greenway Sixth Form College",
+        "Little Acorns Day Nursery",
+    ],
+    "health": [
+        "Health Visiting Team, Solihull Community Services",
+        "School nurse (NHS)",
+        "GP, Lode Lane Surgery",
+        "Named nurse for safeguarding, Heartlands Hospital",
+        "Community midwife, Good Hope",
+    ],
+    "police": [
+        "West Midlands Police, Public Protection Unit",
+        "Eastmoor Police – Child Abuse Investigation Team",
+        "Safer Schools Police Officer, Chelmsley Wood",
+    ],
+    "local_authority": [
+        "Solihull Children's Services, Assessment Team 2",
+        "Kingshurst Early Help Hub",
+        "Independent Reviewing Officer, Quality Assurance Unit",
+        "Birmingham Children’s Trust",
+    ],
+    "other": [
+        "Barnardo's Family Support, Castle Bromwich",
+        "Solihull Domestic Abuse Service",
+        "Youth Justice Service",
+    ],
+    None: ["Pastoral team", "Safeguarding lead (Mrs Ellery)", "Team manager"],
+}
+#: What the form's "other party" box said, by the expected agency type; ``not_recorded``:
+#: a box filled in with a placeholder (several words: a short one such as "N/A" would be
+#: found by chance in a chart's base64, and the scan for leaks would cry wolf).
+OTHER_PARTY_TEXTS: dict[str, list[str]] = {
+    "local_authority": [
+        "Duty social worker, Solihull Children's Services",
+        "Kerry Pilkington (team manager), Children's Social Care Assessment Team",
+        "Solihull MASH",
+        "Birmingham Children’s Trust – Children in Care",
+        "CSC front door",
+        "Virtual School, Solihull Council",
+    ],
+    "health": [
+        "GP practice",
+        "Health visitor, Solihull Community Services",
+        "Paediatric liaison nurse, Heartlands Hospital",
+        "Solihull CAMHS",
+    ],
+    "police": [
+        "Eastmoor Police",
+        "West Midlands Police, Public Protection Unit",
+        "DS Marwood, Child Abuse Investigation Team, West Midlands Police",
+    ],
+    "school": ["St Mary's Primary School", "Oakfield Academy DSL", "Little Acorns Day Nursery"],
+    "other": ["Barnardo's Family Support, Castle Bromwich", "Solihull Housing Options"],
+    "not_recorded": ["Not known"],
+}
+OTHER_PARTY_WEIGHTS = {
+    "local_authority": 50,
+    "health": 15,
+    "police": 12,
+    "school": 10,
+    "other": 8,
+    "not_recorded": 5,
+}
+#: Share of cases opened from a form (the others, plain emails, have no form fields).
+FORM_SHARE = 0.65
+
 
 @dataclass
 class SeedDeadline:
@@ -111,6 +186,11 @@ class SeedCase:
     deadlines: list[SeedDeadline] = field(default_factory=list)
     iro_at: list[datetime] = field(default_factory=list)
     child: tuple[str, str, str] = CHILDREN[0]
+    #: The form's free text (None: no such field); ``agency`` above is the expected
+    #: raising agency type, ``challenged`` the expected type of the agency challenged.
+    raiser_agency: str | None = None
+    other_party: str | None = None
+    challenged: str = "not_recorded"
     id: int = 0
 
     @property
@@ -186,7 +266,33 @@ def generate(
         if flags:
             case.iro_at = [entered for _, entered in stages]
         cases.append(case)
+    forms = random.Random(seed + 1_000_003)  # its own stream: the cases above stay the same
+    for case in cases:
+        _form(case, forms)
     return cases
+
+
+def _form(case: SeedCase, rng: random.Random) -> None:
+    """What the case's escalation form said about the agencies, if it came from one.
+
+    Usually the "agency" box names the raiser's kind of agency; now and then it names
+    none ("Pastoral team") or is missing, and the email domain decides. Where the box
+    names a kind, the raiser's address sometimes says another (a school on the
+    council's domain): the form wins, so ``agency`` stays the expected answer.
+    """
+    if rng.random() >= FORM_SHARE:
+        return
+    roll = rng.random()
+    if roll < 0.8:
+        case.raiser_agency = rng.choice(RAISER_AGENCY_TEXTS[case.agency])
+        if case.agency != "other" and rng.random() < 0.3:
+            domains = [d for k, ds in AGENCY_DOMAINS.items() if k != case.agency for d in ds]
+            case.raised_by = f"{case.raised_by.partition('@')[0]}@{rng.choice(domains)}"
+    elif roll < 0.93:
+        case.raiser_agency = rng.choice(RAISER_AGENCY_TEXTS[None])
+    if rng.random() < 0.9:
+        case.challenged = _weighted(rng, OTHER_PARTY_WEIGHTS)
+        case.other_party = rng.choice(OTHER_PARTY_TEXTS[case.challenged])
 
 
 def _deadlines(
@@ -264,7 +370,19 @@ def write(s: Session, cases: Sequence[SeedCase]) -> None:
     deadlines: list[Deadline] = []
     events: list[Event] = []
     outbox: list[OutboxItem] = []
+    fields: list[CaseField] = []
     for c in cases:
+        fields.extend(
+            CaseField(
+                case_id=c.id,
+                name=name,
+                value=value,
+                source="form",
+                confidence=0.9,
+                recorded_at=c.opened_at,
+            )
+            for name, value in _form_fields(c)
+        )
         for d in c.deadlines:
             deadlines.append(
                 Deadline(
@@ -313,6 +431,22 @@ def write(s: Session, cases: Sequence[SeedCase]) -> None:
     s.add_all(deadlines)
     s.add_all(events)
     s.add_all(outbox)
+    s.add_all(fields)
+
+
+def _form_fields(case: SeedCase) -> Iterable[tuple[str, str]]:
+    """The case's ``case_fields``: the two agency boxes, and (for a form) fields reports must
+    never read: the child's name and the concern."""
+    if case.raiser_agency is None and case.other_party is None:
+        return
+    name, dob, _ = case.child
+    yield "child_name", name
+    yield "child_dob", dob
+    yield "concern", f"{name} was left alone overnight; no strategy discussion yet."
+    if case.raiser_agency is not None:
+        yield "raiser_agency", case.raiser_agency
+    if case.other_party is not None:
+        yield "other_party", case.other_party
 
 
 def secrets(cases: Sequence[SeedCase]) -> list[str]:
@@ -325,4 +459,13 @@ def secrets(cases: Sequence[SeedCase]) -> list[str]:
     out |= set(PEOPLE)
     out |= {"left alone overnight", "strategy discussion", "Head of Service", "lodger"}
     out |= {"child protection plan", "closing."}
+    # Every agency text a form could hold (seeded or not), and the people named in them.
+    out |= {t for texts in RAISER_AGENCY_TEXTS.values() for t in texts}
+    out |= {t for texts in OTHER_PARTY_TEXTS.values() for t in texts}
+    out |= {"Ellery", "Pilkington", "Marwood"}
     return sorted(out)
+
+
+def form_texts(cases: Sequence[SeedCase]) -> list[str]:
+    """The ``raiser_agency`` and ``other_party`` texts actually seeded."""
+    return sorted({t for c in cases for t in (c.raiser_agency, c.other_party) if t is not None})

@@ -60,6 +60,7 @@ from tracker.reports.agencies import (
         ("MASH", "local_authority"),
         ("Eastmoor Looked After Children Team", "local_authority"),
         ("IRO", "local_authority"),
+        ("Birmingham Children’s Trust – Children in Care", "local_authority"),
         ("Adult social care", "local_authority"),
         # nothing that names a kind of agency
         ("Barnardo's", "other"),
@@ -84,6 +85,11 @@ def test_realistic_texts(text: str, kind: str) -> None:
         ("Hospital social worker", "local_authority", "social workers are the council's"),
         ("Social worker, Birmingham Children's Hospital", "local_authority", "... wherever"),
         ("Named nurse, Birmingham Children's Hospital", "health", "'children's' alone is no LA"),
+        (
+            "Birmingham Women's and Children's NHS Foundation Trust",
+            "health",
+            "not a children's trust",
+        ),
         ("CAMHS school in-reach team", "health", "health before schools"),
         ("Health and Social Care Trust", "health", "health before 'social care'"),
         ("Virtual School, Solihull Council", "local_authority", "the virtual school is the LA's"),
@@ -136,4 +142,4 @@ def test_every_answer_is_a_type_with_a_label_and_never_the_text() -> None:
 def test_raising_agency_prefers_the_form(
     raiser_agency: str | None, address: str | None, kind: str
 ) -> None:
-    assert raising_agency_type(raiser_agency, address) == kind
+    assert raising_agency_type(agency_type_from_text(raiser_agency), address) == kind

@@ -1,4 +1,4 @@
-"""The database layer: three queries whatever the number of cases, on SQLite and PostgreSQL."""
+"""The database layer: four queries whatever the number of cases, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def _from_seed(cases: list[seed.SeedCase], partnership: str) -> Dataset:
                 c.opened_at,
                 c.resolved_at,
                 "default",
+                c.challenged,
             )
             for c in mine
         ),
@@ -54,10 +55,16 @@ def _from_seed(cases: list[seed.SeedCase], partnership: str) -> Dataset:
     )
 
 
-def test_loader_reads_what_was_written_in_three_queries(
+def test_loader_reads_what_was_written_in_four_queries(
     db_url: str, solihull_calendar: WorkingCalendar
 ) -> None:
     cases = seed.generate(solihull_calendar, n=80, seed=7)
+    # The seed gives the loader something to do: form texts of every kind, and cases
+    # whose address says another kind of agency than their form.
+    assert {c.challenged for c in cases} >= {"school", "health", "police", "local_authority"}
+    assert any(c.raiser_agency is None for c in cases)
+    kind_of = {d: k for k, domains in seed.AGENCY_DOMAINS.items() for d in domains}
+    assert any(kind_of[c.raised_by.partition("@")[2]] != c.agency for c in cases)
     store = Store(db_url)
     store.upgrade()
     try:
@@ -73,8 +80,11 @@ def test_loader_reads_what_was_written_in_three_queries(
         with store.transaction() as s:
             loaded = load_dataset(s, partnership="solihull")
         event.remove(store.engine, "before_cursor_execute", count)
-        assert len(statements) == 3
+        # cases, their form's two agency fields, deadlines, notices: one query each
+        assert len(statements) == 4
         assert all("events" not in st.lower() for st in statements)  # free text is never read
+        [fields] = [st for st in statements if "case_fields" in st]
+        assert "case_fields.name IN" in fields  # only the two agency fields, no child's name
     finally:
         store.dispose()
 

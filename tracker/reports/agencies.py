@@ -7,8 +7,8 @@ reports and the anonymised export carry only the *kind* of agency, decided
 here by simple rules, never the address or the text.
 
 - The raising agency: the type of the form's ``raiser_agency`` text when its
-  keywords say one (:func:`agency_type_from_text`), else the raiser's email
-  domain (:func:`agency_type`), see :func:`raising_agency_type`.
+  keywords name one (:func:`agency_type_from_text`), else the raiser's email
+  domain (:func:`agency_type`): :func:`raising_agency_type`.
 - The agency challenged: the type of the form's ``other_party`` text,
   ``not_recorded`` when the form did not say.
 """
@@ -138,6 +138,8 @@ _TEXT_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         (
             r"childrens services",
             r"childrens social care",
+            r"childrens trust",
+            r"children in care",
             r"social care",
             r"councils?",
             r"local authority",
@@ -207,16 +209,17 @@ def agency_type_from_text(text: str | None) -> str:
     return OTHER
 
 
-def raising_agency_type(raiser_agency: str | None, address: str | None) -> str:
-    """The raising agency's type: the form's ``raiser_agency`` text when its keywords name a
-    type, else the raiser's email domain (``other`` when neither says).
+def raising_agency_type(form_type: str, address: str | None) -> str:
+    """The raising agency's type: ``form_type`` (the type of the form's ``raiser_agency``
+    text, :func:`agency_type_from_text`) when it names one, else the raiser's email domain
+    (``other`` when neither says).
 
-    A text without keywords ("Pastoral team") does not overrule a domain that
-    does say (``oakfield.sch.uk``): it says nothing about the kind of agency.
+    A text without keywords ("Pastoral team", so ``other``) does not overrule
+    a domain that does say (``oakfield.sch.uk``): it says nothing about the
+    kind of agency.
     """
-    kind = agency_type_from_text(raiser_agency)
-    if kind in AGENCY_TYPES and kind != OTHER:
-        return kind
+    if form_type in AGENCY_TYPES and form_type != OTHER:
+        return form_type
     return agency_type(address or "")
 
 

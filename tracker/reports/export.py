@@ -1,7 +1,7 @@
 """``tracker export --anonymised``: the learning export, read and written.
 
 The rows are decided by :func:`tracker.reports.anonymise.anonymised_rows`;
-this module loads them (the same three queries as the reports) and writes
+this module loads them (the same queries as the reports, less the notices) and writes
 CSV or JSON. Nothing else from the case is read, so nothing else can leak.
 """
 

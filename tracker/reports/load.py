@@ -1,9 +1,14 @@
-"""Reading the rows reports need: three queries, whatever the number of cases.
+"""Reading the rows reports need: four queries, whatever the number of cases.
 
 The only module of the package that touches the database. It selects
 columns, not ORM objects (no lazy loads, no per-case queries), never reads
 ``events`` (whose ``detail`` is free text) or message bodies, and turns the
 raiser's address into an agency type before the row leaves this function.
+
+Of the form's fields (``case_fields``) it reads two, ``raiser_agency`` and
+``other_party``, in one query for all the cases, and reduces each value to an
+agency type as it is read (:mod:`.agencies`): the text itself is kept in no
+row, so nothing downstream can show it.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session
 
-from tracker.model import Case, Deadline, OutboxItem
-from tracker.reports.agencies import agency_type
+from tracker.model import Case, CaseField, Deadline, OutboxItem
+from tracker.reports.agencies import NOT_RECORDED, agency_type_from_text, raising_agency_type
 from tracker.reports.rows import CaseRow, Dataset, DeadlineRow, NoticeRow
 
 
@@ -34,6 +39,24 @@ def _case_filter(
     return and_(true(), *clauses)
 
 
+#: The form fields reports use (as agency types only); no other field is read.
+RAISER_AGENCY = "raiser_agency"
+OTHER_PARTY = "other_party"
+FORM_AGENCY_FIELDS = (RAISER_AGENCY, OTHER_PARTY)
+
+
+def _form_agency_types(s: Session, where: ColumnElement[bool]) -> dict[int, dict[str, str]]:
+    """``{case_id: {field name: agency type}}`` for the cases ``where`` selects: one query."""
+    out: dict[int, dict[str, str]] = {}
+    for r in s.execute(
+        select(CaseField.case_id, CaseField.name, CaseField.value)
+        .join(Case, Case.id == CaseField.case_id)
+        .where(where, CaseField.name.in_(FORM_AGENCY_FIELDS))
+    ):
+        out.setdefault(r.case_id, {})[r.name] = agency_type_from_text(r.value)
+    return out
+
+
 def load_dataset(
     s: Session,
     *,
@@ -45,6 +68,7 @@ def load_dataset(
     """One partnership's cases (all when None) live between ``since`` and ``until``,
     their deadline rows, and their notifications of ``notice_kinds`` sent in that time."""
     where = _case_filter(partnership, since, until)
+    form = _form_agency_types(s, where)
     cases = tuple(
         CaseRow(
             id=r.id,
@@ -53,10 +77,13 @@ def load_dataset(
             status=r.status,
             stage=r.stage,
             category=r.category,
-            agency=agency_type(r.raised_by or ""),
+            agency=raising_agency_type(
+                form.get(r.id, {}).get(RAISER_AGENCY, NOT_RECORDED), r.raised_by
+            ),
             opened_at=r.opened_at,
             resolved_at=r.resolved_at,
             track=r.track,
+            challenged=form.get(r.id, {}).get(OTHER_PARTY, NOT_RECORDED),
         )
         for r in s.execute(
             select(

@@ -3,8 +3,8 @@
 Aggregations take these dataclasses rather than ORM objects so they can be
 tested with hand-built rows and cannot lazy-load anything (or reach free
 text) behind the caller's back. Only the columns a report may show are here:
-no event details, no subjects, and the raiser's address is reduced to an
-agency type before a :class:`CaseRow` exists.
+no event details, no subjects, and the raiser's address and the form's
+free-text agencies are reduced to agency types before a :class:`CaseRow` exists.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from tracker.reports.agencies import NOT_RECORDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,15 @@ class CaseRow:
     stage: int
     #: Shared-taxonomy id, or None when nobody has categorised the case.
     category: str | None
-    #: Raising agency *type* (:func:`tracker.reports.agencies.agency_type`), never the address.
+    #: Raising agency *type* (:func:`tracker.reports.agencies.raising_agency_type`), never the
+    #: address or the form's text.
     agency: str
     opened_at: datetime
     resolved_at: datetime | None
     track: str | None = None
+    #: Agency challenged *type* (:func:`tracker.reports.agencies.agency_type_from_text` of the
+    #: form's ``other_party``), ``not_recorded`` when the form did not say; never the text.
+    challenged: str = NOT_RECORDED
 
 
 @dataclass(frozen=True, slots=True)
