@@ -13,6 +13,19 @@ from itertools import pairwise
 from tests.reports.seed import LONDON, SeedCase
 from tracker.calendar import WorkingCalendar
 
+#: How digests label agency types (written out here, not taken from the code under test).
+AGENCY_LABELS = {
+    "school": "School",
+    "health": "Health",
+    "police": "Police",
+    "local_authority": "Local authority",
+    "other": "Other",
+    "not_recorded": "Not recorded",
+}
+#: The rows of the report's agency breakdowns.
+RAISING_ITEMS = ("school", "health", "police", "local_authority", "other")
+CHALLENGED_ITEMS = (*RAISING_ITEMS, "not_recorded")
+
 
 def in_(t: datetime | None, start: datetime, end: datetime) -> bool:
     return t is not None and start <= t < end
@@ -77,6 +90,7 @@ class QuarterExpectation:
     resolved: int
     categories: dict[str, int]
     agencies: dict[str, int]
+    challenged: dict[str, int]
     highest: dict[str, int]
     outcomes: dict[str, int]
     days: list[int]
@@ -125,6 +139,7 @@ def quarter(
         resolved=len(resolved),
         categories=dict(Counter(c.category or "uncategorised" for c in opened)),
         agencies=dict(Counter(c.agency for c in opened)),
+        challenged=dict(Counter(c.challenged for c in opened)),
         highest=dict(Counter(str(v) for v in highest.values())),
         outcomes=dict(outcomes),
         days=[working_days(calendar, c.opened_at, c.resolved_at) for c in resolved],  # type: ignore[arg-type]

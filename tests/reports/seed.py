@@ -12,6 +12,7 @@ reaches a report. The tests compute their expected figures from the records
 
 from __future__ import annotations
 
+import html
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -464,6 +465,14 @@ def secrets(cases: Sequence[SeedCase]) -> list[str]:
     out |= {t for texts in OTHER_PARTY_TEXTS.values() for t in texts}
     out |= {"Ellery", "Pilkington", "Marwood"}
     return sorted(out)
+
+
+def leaks(secrets: Iterable[str], text: str) -> list[str]:
+    """The secrets found in ``text``, case-insensitively, as written or HTML-escaped
+    (``St Mary&#39;s`` must not slip through an HTML scan)."""
+    plain = html.unescape(text).lower()
+    lowered = text.lower()
+    return [s for s in secrets if s.lower() in lowered or s.lower() in plain]
 
 
 def form_texts(cases: Sequence[SeedCase]) -> list[str]:

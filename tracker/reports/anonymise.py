@@ -1,7 +1,8 @@
 """Rows for the anonymised learning export (pure).
 
 One row per case, for multi-agency learning reviews and research: what kind
-of disagreement, who raised it (agency type), how far it went, when (to the
+of disagreement, who raised it and with whom (agency types, never the form's
+text), how far it went, when (to the
 week) and whether the procedure's timescales were kept. The case reference
 is replaced by a keyed hash (HMAC-SHA256 with a key from the configuration):
 stable across exports, so a reviewer can follow a case from one export to
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tracker.reports.agencies import NOT_RECORDED, UNCATEGORISED
+from tracker.reports.agencies import UNCATEGORISED
 from tracker.reports.rows import Dataset, stage_history
 from tracker.reports.stats import WorkingDays
 
@@ -96,7 +97,7 @@ def anonymised_rows(
             "partnership": c.partnership,
             "category": c.category or UNCATEGORISED,
             "raising_agency": c.agency,
-            "agency_challenged": NOT_RECORDED,
+            "agency_challenged": c.challenged,
             "opened_week": week_of(c.opened_at, zone),
             "highest_stage": top,
             "outcome": "resolved" if resolved else "open",

@@ -329,16 +329,19 @@ def publish(
             [(a, agency_label(a)) for a in AGENCY_TYPES],
             cur.by_agency,
             prev.by_agency,
-            "The type of the raiser's organisation, from their email domain.",
+            "The type of the raiser's organisation: from the agency named on the escalation "
+            "form, by keywords, else from their email domain.",
         ),
         _breakdown(
             "agency_challenged",
             "Cases by agency challenged",
             fig,
-            [(NOT_RECORDED, agency_label(NOT_RECORDED))],
+            [(a, agency_label(a)) for a in (*AGENCY_TYPES, NOT_RECORDED)],
             cur.by_challenged,
             prev.by_challenged,
-            "The tracker does not record the agency challenged yet.",
+            "The type of the agency the raiser disagreed with, from the other party named on "
+            'the escalation form, by keywords; "Not recorded" when the form did not name one '
+            "or the case did not come from a form.",
         ),
         _breakdown(
             "highest_stage",
@@ -387,8 +390,9 @@ def publish(
         f'identified; "{WITHHELD}" marks a figure withheld so that a suppressed one cannot '
         "be worked out from the others.",
         "Breakdowns cover the cases opened in each quarter, as they stood at its end.",
-        "The agency challenged is not recorded by the tracker yet: it is shown as "
-        '"not recorded" until the escalation form captures it.',
+        "Agency types are derived by keywords from the free text of the escalation form "
+        "(the raiser's email domain when the form names no agency); the text itself is "
+        "not used in this report.",
         "No names, dates of birth, message text or email addresses are used in this report.",
     ]
     if not cur.complete:

@@ -94,11 +94,13 @@ def _quarter_figures(
     ]
     by_category: Counter[str] = Counter()
     by_agency: Counter[str] = Counter(dict.fromkeys(AGENCY_TYPES, 0))
+    by_challenged: Counter[str] = Counter(dict.fromkeys((*AGENCY_TYPES, NOT_RECORDED), 0))
     by_highest: Counter[int] = Counter()
     by_outcome: Counter[str] = Counter(dict.fromkeys(OUTCOMES, 0))
     for c in opened:
         by_category[c.category or UNCATEGORISED] += 1
         by_agency[c.agency] += 1
+        by_challenged[c.challenged] += 1
         top = highest_stage(stage_history(c, data.deadlines_of(c.id)), as_at) or c.stage
         by_highest[top] += 1
         if c.resolved_at is not None and c.resolved_at < as_at:
@@ -136,7 +138,7 @@ def _quarter_figures(
         opened=len(opened),
         by_category=dict(by_category),
         by_agency=dict(by_agency),
-        by_challenged={NOT_RECORDED: len(opened)},
+        by_challenged=dict(by_challenged),
         by_highest_stage=dict(by_highest),
         by_outcome=dict(by_outcome),
         resolution_days=resolution_days,

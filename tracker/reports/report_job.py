@@ -42,7 +42,7 @@ def report_charts(report: PublishedReport) -> list[tuple[str, bytes]]:
     """(table title, PNG) for the breakdowns worth a picture; published values only."""
     out: list[tuple[str, bytes]] = []
     for table in report.breakdowns:
-        if table.key not in ("category", "raising_agency", "highest_stage"):
+        if table.key not in ("category", "raising_agency", "agency_challenged", "highest_stage"):
             continue
         stages = table.key == "highest_stage"  # long stage names: "Stage N" on the chart
         labels = [f"Stage {r.item}" if stages else r.label for r in table.rows]
