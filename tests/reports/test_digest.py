@@ -100,6 +100,21 @@ def test_digest_figures_match_an_independent_count(
         count, found = sections[title]
         assert count == len(wanted[key]) and sorted(found) == wanted[key], title
     assert sections["OPEN CASES BY STAGE"][0] == sum(exp.open_by_stage.values())
+    # Every row shows the raising and challenged agency types the seed expects.
+    by_ref = {c.reference: c for c in seed_cases}
+    shown = [
+        *d.new_cases, *d.stage_changes, *d.resolved, *d.overdue, *d.due_today, *d.due_this_week,
+    ]  # fmt: skip
+    assert [(x.agency, x.challenged) for x in shown] == [
+        (by_ref[x.reference].agency, by_ref[x.reference].challenged) for x in shown
+    ]
+    rows = [line for line in built.mail.text.splitlines() if REF.match(line.strip())]
+    assert len(rows) == len(shown)  # one text line per case and section (none capped here)
+    for line in rows:
+        c = by_ref[line.split()[0]]
+        pair = f"{expected.AGENCY_LABELS[c.agency]} → {expected.AGENCY_LABELS[c.challenged]}"
+        assert pair in line, line
+    assert "not recorded yet" not in built.mail.text.lower()
     # ... and so do the HTML headings.
     for title, n in [("Overdue", len(exp.overdue)), ("New cases", len(exp.new))]:
         assert re.search(rf">{title} \({n}\)</h2>", built.mail.html)
@@ -231,6 +246,7 @@ def test_preview_writes_files_and_no_identifier_reaches_them(
     files = sorted(out_dir.iterdir())
     assert [f.suffix for f in files] == [".eml", ".html", ".txt"] * 2
     secrets = seed.secrets(seed_cases)
+    assert set(seed.form_texts(seed_cases)) <= set(secrets)
     for f in files:
         if f.suffix == ".eml":
             parts = _parts(f.read_bytes())
@@ -238,8 +254,7 @@ def test_preview_writes_files_and_no_identifier_reaches_them(
         else:
             bodies = [f.read_text(encoding="utf-8")]
         for body in bodies:
-            leaked = [s for s in secrets if s.lower() in body.lower()]
-            assert leaked == [], f.name
+            assert seed.leaks(secrets, body) == [], f.name
             # The chart's Content-ID looks like an address but is not one.
             assert ADDRESS.findall(re.sub(r"cid:\S+", "", body)) == [], f.name
 

@@ -15,7 +15,7 @@ from tracker.reports.digest import build_digest
 from tracker.reports.periods import DigestPeriod, Quarter, digest_period
 from tracker.reports.publish import publish
 from tracker.reports.quarterly import build_quarterly, themes
-from tracker.reports.render import MAX_ROWS, digest_context
+from tracker.reports.render import MAX_ROWS, digest_context, digest_sections
 from tracker.reports.rows import CaseRow, Dataset, DeadlineRow, stage_history
 from tracker.reports.stats import WorkingDays, percentile, suppress, suppress_breakdown
 
@@ -35,6 +35,7 @@ def case(
     resolved: datetime | None = None,
     category: str | None = "thresholds",
     agency: str = "school",
+    challenged: str = "not_recorded",
 ) -> CaseRow:
     return CaseRow(
         id=id,
@@ -47,6 +48,7 @@ def case(
         opened_at=opened,
         resolved_at=resolved,
         track="default",
+        challenged=challenged,
     )
 
 
@@ -298,3 +300,48 @@ def test_long_digest_sections_are_capped_with_the_full_count(
     overdue = context["sections"][0]
     assert (overdue.count, len(overdue.rows), overdue.more) == (n, MAX_ROWS, 7)
     assert context["summary"][0] == {"label": "Overdue", "count": n}
+
+
+def test_agency_challenged_in_the_quarterly_the_digest_and_the_export(
+    solihull_calendar: WorkingCalendar,
+) -> None:
+    """Every consumer shows the challenged agency's type from the row, suppressed in the report."""
+    opened = t(2026, 10, 5, 10, 0)
+    kinds = ["local_authority"] * 6 + ["health"] * 5 + ["police"] * 2 + ["not_recorded"] * 5
+    cases = [
+        case(i, opened + timedelta(hours=i), agency="police", challenged=kind)
+        for i, kind in enumerate(kinds, 1)
+    ]
+    data = Dataset(tuple(cases))
+    wd = WorkingDays(solihull_calendar)
+    fig = build_quarterly("solihull", data, Quarter(2026, 4), LONDON, t(2027, 1, 5), wd,
+                          stage_count=4)  # fmt: skip
+    assert fig.current.by_challenged == {
+        "school": 0, "health": 5, "police": 2, "local_authority": 6, "other": 0,
+        "not_recorded": 5,
+    }  # fmt: skip
+    table = next(
+        tb
+        for tb in publish(fig, display_name="SSCP", stage_names={}).breakdowns
+        if tb.key == "agency_challenged"
+    )
+    shown = {r.item: r.values[0] for r in table.rows}
+    # police's 2 is suppressed, and the smallest other cell (health's 5, first by name of the
+    # two 5s) withheld so that it cannot be worked out from the total
+    assert shown == {
+        "school": "0", "health": "*", "police": "<5", "local_authority": "6", "other": "0",
+        "not_recorded": "5",
+    }  # fmt: skip
+    assert [r.label for r in table.rows][-1] == "Not recorded"
+
+    period = DigestPeriod("daily", t(2026, 10, 5, 8, 0), t(2026, 10, 6, 8, 0), "2026-10-06")
+    d = build_digest("solihull", data, period, t(2026, 10, 6, 8, 30), LONDON, wd)
+    [new] = [s for s in digest_sections(d, LONDON) if s.key == "new_cases"]
+    cells = {row[0]: row[2] for row in new.rows}
+    assert cells["SSCP-2026-0001"] == "Police → Local authority"
+    assert cells["SSCP-2026-0007"] == "Police → Health"
+    assert cells["SSCP-2026-0018"] == "Police → Not recorded"
+
+    _, rows = anonymised_rows(data, b"k" * 32, t(2027, 1, 5), lambda _: LONDON, lambda _: wd)
+    assert sorted(str(r["agency_challenged"]) for r in rows) == sorted(kinds)
+    assert {r["raising_agency"] for r in rows} == {"police"}

@@ -4,7 +4,8 @@ Two kinds of figure, deliberately: *what happened in the period* (new
 cases, stage changes, resolutions: the period is from the previous digest to
 this one, so nothing is missed or counted twice) and *where things stand
 now* (open cases by stage, due today, due in the next seven days, overdue).
-A case appears by reference, stage, agency type and due time only.
+A case appears by reference, stage, agency types (raising and challenged) and
+due time only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from tracker.reports.agencies import NOT_RECORDED
 from tracker.reports.periods import DigestPeriod, local_date, local_midnight
 from tracker.reports.rows import (
     Dataset,
@@ -39,6 +41,7 @@ class DigestCase:
     reference: str
     stage: int
     track: str | None
+    #: Raising agency type.
     agency: str
     #: The stage's deadline (None: no timescale, or none open).
     due_at: datetime | None = None
@@ -50,6 +53,8 @@ class DigestCase:
     overdue_by: timedelta | None = None
     #: Resolved: working days from opening to resolution.
     working_days: int | None = None
+    #: Agency challenged type (``not_recorded`` when the form did not say).
+    challenged: str = NOT_RECORDED
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,14 @@ def build_digest(
         history = stage_history(c, rows)
         histories[c.id] = history
         live = _open_deadline(rows) if c.status == "open" else None
-        base = DigestCase(c.reference, c.stage, c.track, c.agency, live.due_at if live else None)
+        base = DigestCase(
+            c.reference,
+            c.stage,
+            c.track,
+            c.agency,
+            live.due_at if live else None,
+            challenged=c.challenged,
+        )
         if c.opened_at in window:
             new_cases.append(replace(base, at=c.opened_at))
         for before, entry in pairwise(history):

@@ -28,7 +28,7 @@ from jinja2 import (
 )
 
 from tracker.notify import TemplateError
-from tracker.reports.agencies import NOT_RECORDED, agency_label
+from tracker.reports.agencies import agency_label
 from tracker.reports.digest import Digest, DigestCase
 from tracker.reports.publish import PublishedReport
 
@@ -90,9 +90,9 @@ def duration(d: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
 
 
-def agencies(agency: str) -> str:
-    """Raising agency type, then the agency challenged (not recorded yet)."""
-    return f"{agency_label(agency)} → {agency_label(NOT_RECORDED).lower()}"
+def agencies(c: DigestCase) -> str:
+    """Raising agency type, then the agency challenged (``Police → Local authority``)."""
+    return f"{agency_label(c.agency)} → {agency_label(c.challenged)}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
         return local_short(c.due_at, zone) or "no timescale"
 
     def plain(cases: Sequence[DigestCase]) -> tuple[tuple[str, ...], ...]:
-        return tuple((c.reference, str(c.stage), agencies(c.agency), due(c)) for c in cases)
+        return tuple((c.reference, str(c.stage), agencies(c), due(c)) for c in cases)
 
     sections = [
         Section(
@@ -137,7 +137,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
             "Overdue",
             ("Reference", "Stage", who, "Was due", "Overdue by"),
             tuple(
-                (c.reference, str(c.stage), agencies(c.agency), due(c), duration(c.overdue_by))
+                (c.reference, str(c.stage), agencies(c), due(c), duration(c.overdue_by))
                 for c in digest.overdue
                 if c.overdue_by is not None
             ),
@@ -165,7 +165,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
                 (
                     c.reference,
                     str(c.stage),
-                    agencies(c.agency),
+                    agencies(c),
                     local_short(c.at, zone),
                     due(c) if c.due_at else "",
                 )
@@ -181,7 +181,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
                 (
                     c.reference,
                     f"{c.from_stage} → {c.stage}",
-                    agencies(c.agency),
+                    agencies(c),
                     local_short(c.at, zone),
                     local_short(c.due_at, zone),
                 )
@@ -197,7 +197,7 @@ def digest_sections(digest: Digest, zone: ZoneInfo) -> list[Section]:
                 (
                     c.reference,
                     str(c.stage),
-                    agencies(c.agency),
+                    agencies(c),
                     local_short(c.at, zone),
                     str(c.working_days if c.working_days is not None else ""),
                 )
