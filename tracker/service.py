@@ -10,8 +10,10 @@ whose processing has stopped the daemon before is tried alone, and after
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -90,6 +92,9 @@ class Service:
             trusted_authserv_ids=frozenset(i.lower() for i in config.security.trusted_authserv_ids),
             protected_domains=frozenset(d.lower() for d in protected),
             own_addresses=config.own_addresses,
+        )
+        self._forms_pool = ThreadPoolExecutor(
+            max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="forms"
         )
         self.form_limits = FormLimits(
             max_attachment_bytes=config.forms.max_attachment_bytes,
@@ -244,6 +249,16 @@ class Service:
             )
         return Outcome(w.raw_id, "quarantined", reason)
 
+    def _read_all_forms(self, parsed: list[Work], data: list[bytes]) -> list[Work]:
+        """Forms of a batch, several messages at a time.
+
+        Reading an attachment waits on a worker process (a real PDF can take a
+        tenth of a second), so a backlog is read several messages at once.
+        """
+        if len(parsed) < 2:
+            return [self._read_forms(w, d) for w, d in zip(parsed, data, strict=True)]
+        return list(self._forms_pool.map(self._read_forms, parsed, data))
+
     def _read_forms(self, w: Work, data: bytes) -> Work:
         """Forms and case fields of a person's message, read before the transaction.
 
@@ -273,10 +288,7 @@ class Service:
                 trace = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
                 reason = f"parser failed: {type(exc).__name__}"
                 parsed.append(Work(w.raw_id, w.mailbox, w.received_at, None, reason, trace))
-        parsed = [
-            self._read_forms(w, data)
-            for w, data in zip(parsed, (w.data for w in work), strict=True)
-        ]
+        parsed = self._read_all_forms(parsed, [w.data for w in work])
         for attempt in range(3):
             try:
                 with self.store.transaction() as s:

@@ -38,7 +38,12 @@ from ingest.forms.isolation import run_isolated
 from ingest.forms.labels import split_name
 from ingest.forms.merge import Candidate, merge
 from ingest.forms.oversize import Elided, elide_oversized
-from ingest.forms.registry import find_reader, is_message, not_a_form
+from ingest.forms.registry import (
+    find_reader,
+    is_message,
+    not_a_form,
+    structural_problem,
+)
 from ingest.forms.safety import blocked_reason, sha256_of_encoded
 from ingest.forms.text_form import count_table_labels, read_rows, rows_from_text
 from ingest.forms.types import (
@@ -295,6 +300,10 @@ class _Extractor:
             report("timeout", "this message's time allowance for reading files is used up")
             return
         timeout = min(self.limits.parse_timeout_seconds, remaining)
+        broken = structural_problem(entry.name, blob.data)
+        if broken is not None:
+            report("unreadable", broken)
+            return
         result = run_isolated(entry.read, blob, timeout, self.limits.worker_memory_bytes)
         report(result.status, result.reason)
         self.take(result, display, depth, info)

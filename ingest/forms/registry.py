@@ -10,6 +10,8 @@ fork server.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -99,6 +101,21 @@ _NOT_DOCUMENTS = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".svg", ".emz",
      ".wmz", ".ics", ".vcf", ".p7s", ".p7m", ".asc", ".sig"}
 )  # fmt: skip
+
+
+def structural_problem(kind: str, data: bytes) -> str | None:
+    """Why a file cannot be a whole document of its kind, found without parsing it; else None.
+
+    A truncated or corrupt PDF (no ``%%EOF``) or a Word file that is not a zip
+    archive can keep a reader busy for a long time trying to repair it; these
+    cheap checks of the file's end record let them be reported as unreadable
+    without starting a worker process.
+    """
+    if kind == "pdf" and data.rfind(b"%%EOF", max(0, len(data) - 65536)) == -1:
+        return "not a complete PDF file (no end-of-file marker)"
+    if kind == "docx" and not zipfile.is_zipfile(io.BytesIO(data)):
+        return "not a valid Word file (damaged zip archive)"
+    return None
 
 
 def find_reader(blob: Blob) -> ReaderEntry | None:
