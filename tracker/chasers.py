@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.config import Config
@@ -179,13 +180,21 @@ def run_due(
 ) -> ChaseReport:
     """Queue every chaser due at ``now``, each exactly once (see the module docstring)."""
     report = ChaseReport()
-    with store.transaction() as s:
-        window = timedelta(days=config.limits.overdue_notice_window_days)
-        report.due = find_due(s, procedures, now, window)
-        if dry_run:
-            return report
-        for chase in report.due:
-            report.queued += _queue(s, chase, procedures[chase.partnership], renderer, config, now)
+    try:
+        with store.transaction() as s:
+            window = timedelta(days=config.limits.overdue_notice_window_days)
+            report.due = find_due(s, procedures, now, window)
+            if dry_run:
+                return report
+            for chase in report.due:
+                report.queued += _queue(
+                    s, chase, procedures[chase.partnership], renderer, config, now
+                )
+    except IntegrityError:
+        # Another daemon queued the same roll-up a moment earlier (PostgreSQL); this
+        # transaction is undone as a whole and the next tick finds nothing left to do.
+        log.info("chasers: another daemon queued them first; nothing queued by this one")
+        return ChaseReport(due=report.due, queued=0)
     if report.queued:
         log.info("chasers queued at %s: %s", now.isoformat(), report.summary())
     return report

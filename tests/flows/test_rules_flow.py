@@ -240,3 +240,32 @@ def test_an_old_backlog_gets_the_roll_up_not_an_overdue_mail_per_case(h: Harness
     rep = _chase(h, datetime(2026, 11, 10, 10, 0, tzinfo=UTC))
     assert [c.kind for c in rep.due] == ["rollup"]
     assert [c["reference"] for c in rep.due[0].cases] == ["SSCP-2023-0001"]
+
+
+def test_two_daemons_chasing_at_once_queue_each_chaser_once(h: Harness) -> None:
+    import threading
+
+    _open(h)
+    h.clock.set(datetime(2026, 11, 9, 10, 5, tzinfo=UTC))
+    h.deliver(rfc822(message_id="<second@x.example>", sender="B <b@x.example>"))
+    h.run()
+    when = datetime(2026, 11, 11, 9, 30, tzinfo=UTC)  # both stage-1 deadlines overdue
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def chase() -> None:
+        try:
+            barrier.wait()
+            _chase(h, when)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=chase) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    _chase(h, when)  # and once more afterwards
+    assert errors == []
+    kinds = sorted(k for k in _kinds(h) if k != "ack")
+    assert kinds == ["overdue"] * 4 + ["rollup"], kinds  # 2 cases x (raiser + BM), 1 roll-up
