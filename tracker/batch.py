@@ -89,6 +89,8 @@ class Plan:
     #: Case fields, child identifiers and attachment records read from forms.
     fields: list[dict[str, Any]] = field(default_factory=list)
     child: dict[str, Any] | None = None
+    #: Identifiers a later message adds to a recorded child (gaps only).
+    child_update: dict[str, Any] | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -122,6 +124,9 @@ class BatchView:
         self.deadline_updates: dict[int, dict[str, Any]] = {}
         #: Final case fields for stored cases the batch changed, by case id.
         self.case_updates: dict[int, dict[str, Any]] = {}
+        #: Child rows to insert (by batch case key) and gaps to fill in stored ones (by case id).
+        self.new_children: dict[int, dict[str, Any]] = {}
+        self.child_updates: dict[int, dict[str, Any]] = {}
         self._next_deadline = -1
         emails = [w.email for w in work if w.email is not None]
 
@@ -319,6 +324,18 @@ class BatchView:
         if plan.child is not None:
             case = plan.child["case"]
             case.child = {k: plan.child[k] for k in ("name", "dob", "local_ref")}
+            self.new_children[case.key] = plan.child
+        if plan.child_update is not None:
+            update = dict(plan.child_update)
+            case = update.pop("case")
+            assert case.child is not None
+            case.child.update({k: v for k, v in update.items() if k != "child_key"})
+            pending = self.new_children.get(case.key)
+            if pending is not None:
+                pending.update(update)
+            else:
+                assert case.id is not None
+                self.child_updates.setdefault(case.id, {}).update(update)
         for mid, direction, case in plan.seen_ids:
             self.by_mid[mid] = (direction, case)
         if plan.seen_hash is not None and plan.seen_hash[0] not in self.by_hash:

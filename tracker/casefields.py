@@ -85,7 +85,7 @@ def record_forms(
                 }
             )
             recorded.append(name)
-        elif same_text(have[0], fv.value) is False:
+        elif not same_text(have[0], fv.value):
             plan.events.append(
                 event_row(
                     case,
@@ -149,8 +149,30 @@ def record_child(
             ("date of birth", dob, case.child.get("dob")),
             ("local reference", ref, case.child.get("local_ref")),
         )
-        if new and old and same_text(new, old) is False
+        if new and old and not same_text(new, old)
     ]
+    gaps = {
+        key: new
+        for key, new in (("name", name), ("dob", dob), ("local_ref", ref))
+        if new and not case.child.get(key)
+    }
+    if gaps and not differs:
+        merged = {**case.child, **gaps}
+        plan.child_update = {
+            "case": case,
+            **gaps,
+            "child_key": child_key(merged["name"], merged["dob"], partnership.name, secret),
+        }
+        labels = {"name": "name", "dob": "date of birth", "local_ref": "local reference"}
+        plan.events.append(
+            event_row(
+                case,
+                w.raw_id,
+                now,
+                "child",
+                f"child's {', '.join(labels[k] for k in gaps)} added from {', '.join(sources)}",
+            )
+        )
     if differs:
         plan.events.append(
             event_row(

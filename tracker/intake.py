@@ -502,9 +502,11 @@ class Intake:
         fields = [resolve_row(f) for p in plans for f in p.fields]
         if fields:
             s.execute(insert(CaseField), fields)
-        children = [resolve_row(p.child) for p in plans if p.child is not None]
+        children = [resolve_row(c) for c in view.new_children.values()]
         if children:
             s.execute(insert(Child), children)
+        for case_id, values in view.child_updates.items():
+            s.execute(update(Child).where(Child.case_id == case_id).values(**values))
         attachments = [a for p in plans for a in p.attachments]
         if attachments:
             s.execute(insert(Attachment), attachments)

@@ -156,3 +156,51 @@ def test_macro_document_is_flagged_not_opened_and_a_huge_file_is_only_hashed(
     assert statuses["scan.pdf"] == ("too-large", hashlib.sha256(big).hexdigest())
     held = [e.detail for e in h.events() if e.kind == "attachment"]
     assert any("blocked" in d for d in held) and any("too-large" in d for d in held)
+
+
+def _form_mail(mid: str, lines: str, subject: str = "Escalation form") -> bytes:
+    return (
+        "From: Priya Shah <p.shah@oakfield.example.sch.uk>\r\nTo: sscp@solihull.gov.uk\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <{mid}>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n\r\n' + lines.replace("\n", "\r\n")
+    ).encode()
+
+
+@pytest.mark.parametrize("one_batch", [False, True])
+def test_later_messages_fill_gaps_and_conflicts_are_kept_not_overwritten(
+    h: Harness, one_batch: bool
+) -> None:
+    first = _form_mail(
+        "f1@oakfield.example.sch.uk",
+        "Name of Child: Casey Madeup\nAgency/Team: Oakfield Primary School\n"
+        "Summary of Concern(s): The referral was closed with no further action.\n",
+    )
+    second = _form_mail(
+        "f2@oakfield.example.sch.uk",
+        "DOB: 02/03/2017\nName of Child: Casey Madeup\nAgency/Team: Oakfield Academy Trust\n"
+        "Requested Action: Reopen the referral.\n",
+        subject="RE: [SSCP-2026-0001] Escalation form",
+    )
+    third = _form_mail(
+        "f3@oakfield.example.sch.uk",
+        "DOB: 05/06/2015\n",
+        subject="RE: [SSCP-2026-0001] Escalation form",
+    )
+    for data in (first, second, third):
+        h.deliver(data)
+        if not one_batch:
+            h.run()
+    if one_batch:
+        h.run()
+    case, fields, child = _case_of(h, "f1@oakfield.example.sch.uk")
+    assert child is not None and (child.name, child.dob) == ("Casey Madeup", "2017-03-02")
+    assert child.child_key and len(child.child_key) == 64  # computed once the DOB arrived
+    assert fields["raiser_agency"] == "Oakfield Primary School"  # first value kept
+    assert fields["requested_action"] == "Reopen the referral."  # a gap filled
+    events = [(e.kind, e.detail) for e in h.events(case.reference)]
+    assert ("child", "child's date of birth added from body") in events
+    conflicts = [d for k, d in events if k in ("field-conflict", "child-conflict")]
+    assert any(d.startswith("raiser_agency: body differs") for d in conflicts)
+    assert any("date of birth in body differ" in d for d in conflicts)
+    for _, detail in events:
+        assert "Academy Trust" not in detail and "2015" not in detail
