@@ -14,41 +14,14 @@ import re
 from html.parser import HTMLParser
 
 from ingest.forms.text_form import Row
+from ingest.parse.body import BLOCK_TAGS, SKIP_TAGS
 
 __all__ = ["html_to_rows"]
 
-_SKIP = frozenset({"style", "script", "title", "xml", "template", "noscript", "object", "head"})
-_BLOCKS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "center",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "ul",
-        "caption",
-    }
-)
+_SKIP = SKIP_TAGS | {"head"}
+#: Blocks other than the table structure this reader keeps apart (and "main"/"nav",
+#: which only wrap other blocks).
+_BLOCKS = (BLOCK_TAGS - {"table", "tbody", "tfoot", "thead", "tr", "main", "nav"}) | {"caption"}
 _WS = re.compile(r"[ \t\r\n\f\v\u200b]+")
 _MAX_ROWS = 20_000
 

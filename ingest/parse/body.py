@@ -148,7 +148,8 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
 # HTML to text
 
 
-_BLOCK_TAGS = frozenset(
+#: Tags that start a new line of text (shared with the forms reader's HTML tables).
+BLOCK_TAGS = frozenset(
     {
         "address",
         "article",
@@ -185,7 +186,8 @@ _BLOCK_TAGS = frozenset(
         "ul",
     }
 )
-_SKIP_TAGS = frozenset({"style", "script", "title", "xml", "template", "noscript", "object"})
+#: Tags whose content is never text.
+SKIP_TAGS = frozenset({"style", "script", "title", "xml", "template", "noscript", "object"})
 _CELL_TAGS = frozenset({"td", "th"})
 _VOID_SKIP = frozenset({"meta", "link", "base"})
 # A no-break space is content, not layout: Outlook writes "<p>&nbsp;</p>" for
@@ -237,7 +239,7 @@ class _TextExtractor(HTMLParser):
             self._prefix = "> " * self._quote
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
+        if tag in SKIP_TAGS:
             self._skip += 1
         elif tag == "head":
             self._in_head = True
@@ -252,7 +254,7 @@ class _TextExtractor(HTMLParser):
             if self._cell_open and self._current:
                 self._current.append("\t")
             self._cell_open = True
-        elif tag in _BLOCK_TAGS:
+        elif tag in BLOCK_TAGS:
             self._break()
             if tag == "blockquote":
                 self._quote += 1
@@ -267,15 +269,15 @@ class _TextExtractor(HTMLParser):
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # Self-closing forms (<br/>, <hr/>) behave like their start tags, but
         # a self-closed skip tag must not open a skipped region.
-        if tag not in _SKIP_TAGS and tag not in _VOID_SKIP:
+        if tag not in SKIP_TAGS and tag not in _VOID_SKIP:
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
+        if tag in SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
         elif tag == "head":
             self._in_head = False
-        elif tag in _BLOCK_TAGS:
+        elif tag in BLOCK_TAGS:
             self._break()
             if tag == "blockquote":
                 self._quote = max(0, self._quote - 1)
