@@ -274,7 +274,9 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
         if name in flagged:
             continue
         for m in pat.finditer(prose):
-            if not _negated(prose, m.start(), m.end()):
+            if not _negated(prose, m.start(), m.end()) and _in_status_context(
+                name, prose, m.start(), m.end()
+            ):
                 signals.append(Signal("flag", name, _squash(m.group(0)), False))
                 break
 
@@ -293,6 +295,36 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
                 signals.append(Signal("status", "resolved", _squash(m.group(0)), False))
                 break
     return signals
+
+
+#: A plan is a status only in words such as "subject to", "on", "has"; "a child protection
+#: plan is needed" or "we request a CP plan" ask for one, which the child does not have.
+_PLAN_STATUS_BEFORE = re.compile(
+    r"\b(?:subject to|on|under|has|have|had|with|remains?|placed on|made subject to)"
+    r"(?:\s+(?:a|an|the|her|his|their|its|current|existing|an existing))*\s*$",
+    re.IGNORECASE,
+)
+_PLAN_STATUS_AFTER = re.compile(
+    r"^\s*(?:is |was |has been )?(?:in place|since|started|began|was made|review)\b",
+    re.IGNORECASE,
+)
+_PLAN_WISH = re.compile(
+    r"\b(?:request\w*|seek\w*|consider\w*|whether|should|need\w*|ask\w*|recommend\w*|"
+    r"want\w*|argu\w*|believe|think|hold|convene|initial)\b",
+    re.IGNORECASE,
+)
+
+
+def _in_status_context(flag: str, text: str, start: int, end: int) -> bool:
+    """For ``cp_plan``: the words say the child has a plan, not that one is wanted."""
+    if flag != "cp_plan":
+        return True
+    before = _clause_before(text, start)
+    if _PLAN_WISH.search(before):
+        return False
+    return bool(
+        _PLAN_STATUS_BEFORE.search(before) or _PLAN_STATUS_AFTER.match(text[end : end + 40])
+    )
 
 
 def _squash(words: str) -> str:

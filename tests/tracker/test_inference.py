@@ -327,3 +327,19 @@ def test_command_words_hold_only_the_command() -> None:
 def test_a_hedged_or_questioned_escalation_is_not_a_move(text: str, stage: str | None) -> None:
     got = [s.value for s in read(text) if s.kind == "stage"]
     assert got == ([stage] if stage else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("I believe a child protection plan is needed.", False),
+        ("We request a child protection plan for the child.", False),
+        ("Should the conference not consider a CP plan?", False),
+        ("He is on the child protection plan.", True),
+        ("Her child protection plan is in place since May.", True),
+        ("CPP in place since the review conference.", True),
+    ],
+)
+def test_a_plan_asked_for_is_not_a_plan_in_place(text: str, flagged: bool) -> None:
+    got = [s.value for s in read(text) if s.kind == "flag"]
+    assert got == (["cp_plan"] if flagged else [])
