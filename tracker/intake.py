@@ -249,14 +249,14 @@ class Intake:
         if not state.track:
             state = replace(state, track=ladder.procedure.default_track)
         record_forms(plan, w, case, partnership, now, self.child_key_secret)
-        signals = self._signals(email, w.forms, ladder)
+        signals = self._signals(email, w.forms, ladder, state.track)
         if not signals:
             return
         fx = ladder.apply(state, case.open_deadlines, signals, email.from_.addr, w.received_at)
         self._record_effects(plan, w, email, case, partnership, fx, now)
 
     def _signals(
-        self, email: ParsedEmail, forms: Extraction | None, ladder: Ladder
+        self, email: ParsedEmail, forms: Extraction | None, ladder: Ladder, track: str | None
     ) -> list[Signal]:
         """Signals from the new text, plus what a form says (its concern, its category)."""
         text = email.new_text
@@ -266,7 +266,7 @@ class Intake:
             ]
             if extra:
                 text = "\n".join([text, *extra])
-        signals = read_signals(text, email.subject, ladder.vocabulary)
+        signals = read_signals(text, email.subject, ladder.vocabulary_for(track))
         cat = forms.fields.get("category") if forms is not None else None
         if cat is not None and not any(s.kind == "category" for s in signals):
             value = FORM_CATEGORIES.get(cat.value, cat.value)
@@ -367,7 +367,7 @@ class Intake:
         year = w.received_at.astimezone(LONDON).year
         reference = self._next_reference(s, view, partnership.prefix, year)
         ladder = partnership.ladder
-        signals = self._signals(email, w.forms, ladder)
+        signals = self._signals(email, w.forms, ladder, None)
         raised_by = email.from_.addr
         original = w.forms.original_sender if w.forms else None
         if original and original[1]:

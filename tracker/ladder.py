@@ -112,17 +112,23 @@ class Ladder:
         self.procedure: Procedure = loaded.procedure
         self.calendar = WorkingCalendar(self.procedure.calendar.settings(extra_closures))
         p = self.procedure
-        stage_phrases: dict[int, list[str]] = {}
-        for track in p.tracks.values():
-            for st in track.stages:
-                stage_phrases.setdefault(st.number, []).extend(st.phrases)
-        self.vocabulary = Vocabulary.build(
-            stage_phrases,
-            {name: f.phrases for name, f in p.flags.items()},
-            [(c.maps_to, c.keywords) for c in p.categories],
-        )
+        flags = {name: f.phrases for name, f in p.flags.items()}
+        categories = [(c.maps_to, c.keywords) for c in p.categories]
+        # Stage phrases belong to a track: "Head of Service" is level 2 in one of
+        # Bedfordshire's case contexts and level 3 in another.
+        self.vocabularies = {
+            name: Vocabulary.build(
+                {st.number: st.phrases for st in track.stages}, flags, categories
+            )
+            for name, track in p.tracks.items()
+        }
+        self.vocabulary = self.vocabularies[p.default_track]
         self.staff = frozenset(p.partnership.staff if staff is None else staff)
         self.zone = ZoneInfo(p.calendar.timezone)
+
+    def vocabulary_for(self, track: str | None) -> Vocabulary:
+        """The phrases of ``track`` (the default track's for a new or unknown one)."""
+        return self.vocabularies.get(track or "", self.vocabulary)
 
     @property
     def name(self) -> str:

@@ -441,3 +441,12 @@ def test_merton_stage_4_also_tells_the_business_manager() -> None:
     assert names(fx) == ["qa_referral_notice", "raiser_feedback"]
     [d] = fx.deadlines
     assert d.due_at is None and d.basis == "stated" and d.unit == "qualitative"
+
+
+@pytest.mark.parametrize(("track", "stage"), [("c1_nfa", "2"), ("d_s17_initial", "3")])
+def test_stage_phrases_are_read_per_track(track: str, stage: str) -> None:
+    lad = ladder("bedfordshire")
+    signals = read_signals(
+        "I am now referring the matter to the Head of Service.", "", lad.vocabulary_for(track)
+    )
+    assert [(s.kind, s.value) for s in signals if s.kind == "stage"] == [("stage", stage)]
