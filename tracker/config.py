@@ -299,6 +299,21 @@ class Config(_Strict):
                 )
         return self
 
+    def is_secure_route(self, address: str) -> bool:
+        """May mail that identifies a child go to ``address``?
+
+        Only to a domain in ``security.secure_domains`` (or a subdomain), and
+        only when outgoing mail travels over verified TLS (never ``tls = "none"``).
+        """
+        out = self.outgoing
+        if out.transport == "smtp" and out.tls == "none":
+            return False
+        domain = address.rpartition("@")[2].lower()
+        return any(
+            domain == d.lower() or domain.endswith("." + d.lower())
+            for d in self.security.secure_domains
+        )
+
     @property
     def own_addresses(self) -> frozenset[str]:
         """Addresses the tracker itself sends from or watches (never acknowledged)."""

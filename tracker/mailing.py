@@ -41,7 +41,6 @@ class Mailer:
         self.config = config
         self.renderer = renderer
         self.policy = policy
-        self.secure_domains = frozenset(d.lower() for d in config.security.secure_domains)
 
     def context(self, case: CaseRef, partnership: Partnership, fx: Effects) -> dict[str, Any]:
         """What a notification template may show: case metadata only."""
@@ -88,7 +87,7 @@ class Mailer:
                     )
                 )
                 continue
-            secure = self.secure_route(to)
+            secure = self.config.is_secure_route(to)
             if notice.content == "identifiers" and not secure:
                 plan.events.append(
                     event_row(
@@ -122,14 +121,6 @@ class Mailer:
                 now=now,
             )
 
-    def secure_route(self, address: str) -> bool:
-        """Mail that may name a child goes only to a secure domain, over verified TLS."""
-        out = self.config.outgoing
-        if out.transport == "smtp" and out.tls == "none":
-            return False
-        domain = address.rpartition("@")[2].lower()
-        return any(domain == d or domain.endswith("." + d) for d in self.secure_domains)
-
     def secure_route_missing(
         self,
         plan: Plan,
@@ -141,7 +132,7 @@ class Mailer:
         now: datetime,
     ) -> None:
         bm = partnership.role_address("business_manager")
-        if not bm or bm == to or not self.secure_route(bm):
+        if not bm or bm == to or not self.config.is_secure_route(bm):
             return
         self.queue_mail(
             plan,

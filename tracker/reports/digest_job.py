@@ -88,18 +88,6 @@ def digest_partnerships(config: Config, procedures: Procedures) -> list[str]:
     return list(names)
 
 
-def is_secure(config: Config, address: str) -> bool:
-    """Secure-domain address over a protected route (the intake's rule for identifiers)."""
-    out = config.outgoing
-    if out.transport == "smtp" and out.tls == "none":
-        return False
-    domain = address.rpartition("@")[2].lower()
-    return any(
-        domain == d.lower() or domain.endswith("." + d.lower())
-        for d in config.security.secure_domains
-    )
-
-
 def recipient(p: Partnership, config: Config) -> tuple[str | None, str]:
     """``(address, "")`` or ``(None, why it cannot be sent)``."""
     address = p.role_address(DIGEST_ROLE)
@@ -108,7 +96,7 @@ def recipient(p: Partnership, config: Config) -> tuple[str | None, str]:
     out = config.outgoing
     if out.transport == "smtp" and out.tls == "none":
         return None, "outgoing mail is sent without TLS (outgoing.tls = 'none')"
-    if not is_secure(config, address):
+    if not config.is_secure_route(address):
         domains = ", ".join(config.security.secure_domains) or "none configured"
         return None, (
             f"the business manager's address {address} is not in a secure domain "
