@@ -229,14 +229,11 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
 
 def _ladder_position(config: Config, case: Case) -> str:
     """``2 of 4 (Management finding solutions), track default``, from the rule file if loadable."""
+    from tracker.procedures import rule_path
     from tracker.rulebook import RuleFileError, load_procedure
 
-    local = config.partnerships.get(case.partnership)
-    path = (local.rules_file if local else None) or (
-        config.paths.rules_dir / f"{case.partnership}.yaml"
-    )
     try:
-        proc = load_procedure(path).procedure
+        proc = load_procedure(rule_path(config, case.partnership)).procedure
     except RuleFileError:
         return str(case.stage)
     track = proc.track(case.track)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tracker.config import Config
 from tracker.errors import ConfigError
@@ -40,8 +41,8 @@ class Procedures:
     def from_config(cls, config: Config) -> Procedures:
         problems: list[str] = []
         loaded: dict[str, LoadedProcedure] = {}
-        for name, local in config.partnerships.items():
-            path = local.rules_file or config.paths.rules_dir / f"{name}.yaml"
+        for name in config.partnerships:
+            path = rule_path(config, name)
             if not path.exists():
                 problems.append(f"{path}: no rule file for partnership {name!r}")
                 continue
@@ -55,15 +56,14 @@ class Procedures:
         for name, lp in loaded.items():
             local = config.partnerships[name]
             proc = lp.procedure
-            staff = frozenset({*proc.partnership.staff, *(s.lower() for s in local.staff)})
-            ladder = Ladder(lp, local.extra_closures, staff)
+            ladder = ladder_for(config, name, lp)
             out[name] = Partnership(
                 name=name,
                 prefix=local.prefix or proc.partnership.reference_prefix,
                 display_name=local.display_name or proc.partnership.name,
                 domains=frozenset(d.lower() for d in (*proc.partnership.domains, *local.domains)),
                 addresses=frozenset(proc.partnership.addresses),
-                staff=staff,
+                staff=ladder.staff,
                 ladder=ladder,
             )
         prefixes = [p.prefix for p in out.values()]
@@ -84,6 +84,20 @@ class Procedures:
         hits = [n for n in candidates if self.by_name[n].addresses & wanted]
         return hits[0] if len(hits) == 1 else None
 
-    def templates(self) -> set[tuple[str, str]]:
-        """(partnership, template) pairs the rule files name, for a start-up check."""
-        return {(n, t) for n, p in self.by_name.items() for t in p.ladder.procedure.templates()}
+
+def rule_path(config: Config, name: str) -> Path:
+    """The rule file of ``name``: its ``rules_file`` setting, else ``<rules_dir>/<name>.yaml``."""
+    local = config.partnerships.get(name)
+    if local is not None and local.rules_file is not None:
+        return local.rules_file
+    return config.paths.rules_dir / f"{name}.yaml"
+
+
+def ladder_for(config: Config, name: str, loaded: LoadedProcedure) -> Ladder:
+    """A procedure with this installation's local settings: extra closure days, more staff."""
+    local = config.partnerships.get(name)
+    staff = {
+        *loaded.procedure.partnership.staff,
+        *(s.lower() for s in (local.staff if local else ())),
+    }
+    return Ladder(loaded, local.extra_closures if local else (), staff)

@@ -494,26 +494,3 @@ def load_procedure(path: Path) -> LoadedProcedure:
 
 def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(rules_dir.glob("*.yaml"))
-
-
-def load_all(rules_dir: Path, names: Iterable[str] | None = None) -> dict[str, LoadedProcedure]:
-    """Load ``names`` (default: every file), collecting every file's errors before raising."""
-    paths = [rules_dir / f"{n}.yaml" for n in names] if names is not None else rule_files(rules_dir)
-    loaded: dict[str, LoadedProcedure] = {}
-    problems: list[str] = []
-    for path in paths:
-        if not path.exists():
-            problems.append(f"{path}: no rule file for partnership {path.stem!r}")
-            continue
-        try:
-            loaded[path.stem] = load_procedure(path)
-        except RuleFileError as exc:
-            problems.extend(exc.problems)
-    prefixes: dict[str, str] = {}
-    for name, lp in loaded.items():
-        other = prefixes.setdefault(lp.procedure.partnership.reference_prefix, name)
-        if other != name:
-            problems.append(f"{lp.path}: partnership.reference_prefix: also used by {other}")
-    if problems:
-        raise RuleFileError(problems)
-    return loaded

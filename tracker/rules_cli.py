@@ -8,9 +8,8 @@ from pathlib import Path
 
 from tracker.errors import ConfigError
 from tracker.explain import explain
-from tracker.ladder import Ladder
 from tracker.notify import Renderer, TemplateError
-from tracker.procedures import Procedures
+from tracker.procedures import Procedures, ladder_for, rule_path
 from tracker.rulebook import RuleFileError, load_procedure, rule_files
 
 
@@ -67,20 +66,13 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
     from tracker.cli import _load, _out
 
     config = _load(args)
-    path = config.paths.rules_dir / f"{args.partnership}.yaml"
-    local = config.partnerships.get(args.partnership)
-    if local is not None and local.rules_file:
-        path = local.rules_file
+    path = rule_path(config, args.partnership)
     if not path.exists():
         known = ", ".join(p.stem for p in rule_files(config.paths.rules_dir)) or "none"
         _out(f"No rule file for {args.partnership!r} (known: {known}).")
         return 1
     loaded = load_procedure(path)
-    ladder = Ladder(
-        loaded,
-        local.extra_closures if local else (),
-        {*loaded.procedure.partnership.staff, *(local.staff if local else ())},
-    )
+    ladder = ladder_for(config, args.partnership, loaded)
     if args.track and args.track not in loaded.procedure.tracks:
         _out(f"No track {args.track!r}; tracks: {', '.join(loaded.procedure.tracks)}")
         return 1

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tracker.cli import main
-from tracker.rulebook import load_all, load_procedure
+from tracker.rulebook import load_procedure, rule_files
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"
@@ -47,8 +47,8 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureF
 # -- loading -------------------------------------------------------------------------------
 
 
-def test_load_all_has_exactly_the_five_partnerships() -> None:
-    loaded = load_all(RULES)
+def test_the_rules_folder_holds_exactly_the_five_partnerships() -> None:
+    loaded = {path.stem: load_procedure(path) for path in rule_files(RULES)}
     assert sorted(loaded) == list(FIVE)
     for name, lp in loaded.items():
         assert lp.procedure.id == name
