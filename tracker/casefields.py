@@ -15,12 +15,6 @@ from ingest.forms.dates import iso_date
 from tracker.batch import CaseRef, Plan, Work, event_row
 from tracker.procedures import Partnership
 
-#: The forms reader's short category codes, as the shared taxonomy names them.
-FORM_CATEGORIES = {
-    "roles": "roles_responsibilities",
-    "information_sharing": "information_sharing_communication",
-}
-
 
 def same_text(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()

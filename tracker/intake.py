@@ -48,7 +48,7 @@ from tracker.batch import (
     event_row,
     resolve_row,
 )
-from tracker.casefields import FORM_CATEGORIES, record_forms
+from tracker.casefields import record_forms
 from tracker.config import Config, MailboxConfig
 from tracker.inference import Signal, read_signals
 from tracker.ladder import Effects, Ladder
@@ -269,8 +269,7 @@ class Intake:
         signals = read_signals(text, email.subject, ladder.vocabulary_for(track))
         cat = forms.fields.get("category") if forms is not None else None
         if cat is not None and not any(s.kind == "category" for s in signals):
-            value = FORM_CATEGORIES.get(cat.value, cat.value)
-            signals.append(Signal("category", value, f"form ({cat.source}): category", False))
+            signals.append(Signal("category", cat.value, f"form ({cat.source}): category", False))
         return signals
 
     def _record_effects(

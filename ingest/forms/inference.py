@@ -63,7 +63,7 @@ def signature_agency(rows: Sequence[Row]) -> str | None:
 _CATEGORY_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("thresholds", re.compile(r"\bthresholds?\b|did not meet|does not meet|not meet the", re.I)),
     (
-        "information_sharing",
+        "information_sharing_communication",
         re.compile(
             r"information sharing|shar(?:e|ing) (?:of )?information|not (?:been )?shared", re.I
         ),
@@ -78,7 +78,7 @@ _CATEGORY_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "service_provision",
         re.compile(r"no service|waiting list|not (?:been )?allocated|unallocated", re.I),
     ),
-    ("roles", re.compile(r"lead professional|roles? and responsibilit", re.I)),
+    ("roles_responsibilities", re.compile(r"lead professional|roles? and responsibilit", re.I)),
     (
         "assessment_outcome",
         re.compile(r"outcome of (?:the )?(?:single |child and family )?assessment", re.I),

@@ -330,15 +330,18 @@ _CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("assessment outcome", "outcome of assessment", "outcome of the assessment"),
     ),
     ("decision_making", ("decision making", "decision-making", "decision")),
-    ("roles", ("roles", "role", "responsibilit")),
+    ("roles_responsibilities", ("roles", "role", "responsibilit")),
     ("service_provision", ("service provision", "provision of service", "service")),
-    ("information_sharing", ("information sharing", "sharing information", "share information")),
+    (
+        "information_sharing_communication",
+        ("information sharing", "sharing information", "share information"),
+    ),
     ("other", ("other",)),
 )
 
 
 def normalise_category(value: str) -> str | None:
-    """The tracker's category code for a form's category text; None when it names none.
+    """The shared-taxonomy category id for a form's category text; None when it names none.
 
     The first matching entry wins, so "Thresholds (decision making)" is
     thresholds: practitioners put the main category first.

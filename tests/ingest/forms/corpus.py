@@ -91,7 +91,7 @@ P2 = Profile(
     action="Agree how notifications will reach health visiting within 24 hours.",
     date_text="27.02.2026",
     date="2026-02-27",
-    category="information_sharing",
+    category="information_sharing_communication",
     ref="MOS-482915",
 )
 P3 = Profile(
@@ -160,7 +160,7 @@ P6 = Profile(
     action="Hold a team around the family meeting and name the lead professional.",
     date_text="06/03/2026",
     date="2026-03-06",
-    category="roles",
+    category="roles_responsibilities",
 )
 
 
@@ -1316,7 +1316,7 @@ def _cases() -> list[Case]:
             "raiser_name": P2.raiser,
             "raiser_email": P2.email,
             "concern": P2.concern,
-            "category": "information_sharing",
+            "category": "information_sharing_communication",
             "form_date": "2026-03-03",
         },
         statuses=("blocked",),

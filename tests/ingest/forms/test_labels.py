@@ -56,7 +56,7 @@ def test_canonical_label(label: str, field: str | None) -> None:
         ("child_name", "Jamie 2", None),
         ("raiser_email", "Jo <Jo.Example@School.Example>", "jo.example@school.example"),
         ("raiser_name", "Testworker, Tom", "Tom Testworker"),
-        ("category", "Information Sharing", "information_sharing"),
+        ("category", "Information Sharing", "information_sharing_communication"),
         ("category", "Something else", None),
         ("concern", "line one\n\n   line two  ", "line one\nline two"),
         ("resolution", "(If not resolved, progress as per the flowchart) Agreed.", "Agreed."),
@@ -69,7 +69,7 @@ def test_clean_value(field: str, raw: str, clean: str | None) -> None:
 def test_categories() -> None:
     assert normalise_category("Thresholds (decision making)") == "thresholds"
     assert normalise_category("Decision-making") == "decision_making"
-    assert normalise_category("Roles and responsibilities") == "roles"
+    assert normalise_category("Roles and responsibilities") == "roles_responsibilities"
     assert normalise_category("Other") == "other"
 
 

@@ -80,7 +80,7 @@ def test_pdf_acroform_fields_tooltips_and_checkboxes() -> None:
         "child_dob": "2015-02-01",
         "concern": "Line one\nLine two",
         "raiser_agency": "Northshire Academy – Pastoral",
-        "category": "roles",
+        "category": "roles_responsibilities",
     }
 
 
