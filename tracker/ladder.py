@@ -92,12 +92,6 @@ class Effects:
     deadlines: list[NewDeadline] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.closed or self.deadlines or self.notices) or any(
-            kind not in ("not-applied", "noted") for kind, _ in self.events
-        )
-
 
 class Ladder:
     """One partnership's procedure, ready to apply."""
@@ -129,10 +123,6 @@ class Ladder:
     def vocabulary_for(self, track: str | None) -> Vocabulary:
         """The phrases of ``track`` (the default track's for a new or unknown one)."""
         return self.vocabularies.get(track or "", self.vocabulary)
-
-    @property
-    def name(self) -> str:
-        return self.procedure.id
 
     # -- deadlines -------------------------------------------------------------
 
