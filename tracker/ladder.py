@@ -289,7 +289,7 @@ class Ladder:
             st = fx.state
             if sig.kind == "status":
                 if sig.value == "resolved" and st.status != "resolved":
-                    self._close_all(fx, live, at)
+                    self._close_all(fx, live)
                     live = []
                     fx.state = replace(fx.state, status="resolved")
                     fx.events.append(("resolved", f"case resolved: {how(sig)}"))
@@ -352,7 +352,7 @@ class Ladder:
                 elif sig.value not in self.procedure.tracks:
                     refuse(sig, f"no track {sig.value!r} in this procedure")
                 elif sig.value != st.track:
-                    self._close_all(fx, live, at)
+                    self._close_all(fx, live)
                     live = []
                     fx.state = replace(st, track=sig.value, stage=1, stage_entered_at=at)
                     fx.events.append(("track", f"track {sig.value}, stage 1: {how(sig)}"))
@@ -384,7 +384,7 @@ class Ladder:
             if sig.command:
                 refuse(sig, "only the partnership's staff can move a case back a stage")
             return
-        self._close_all(fx, live, at)
+        self._close_all(fx, live)
         fx.state = replace(st, stage=number, stage_entered_at=at)
         fx.events.append(
             (
@@ -397,7 +397,7 @@ class Ladder:
         if d is not None:
             fx.deadlines.append(d)
 
-    def _close_all(self, fx: Effects, live: Sequence[OpenDeadline], at: datetime) -> None:
+    def _close_all(self, fx: Effects, live: Sequence[OpenDeadline]) -> None:
         for d in live:
             fx.closed.append((d.key, "met"))
         # Deadlines created earlier in this same message are simply dropped.
@@ -418,9 +418,11 @@ class Ladder:
         candidate = self.stage_deadline(fx.state, at, override_from=at)
         if candidate is None or not candidate.start_event.startswith("flag:"):
             return live
+        override_due = candidate.due_at
+        assert override_due is not None  # an override is only chosen with a due time
         current = [d.due_at for d in live] + [d.due_at for d in fx.deadlines]
-        if current and all(c is not None and c <= (candidate.due_at or c) for c in current):
-            return live
+        if current and all(c is not None and c <= override_due for c in current):
+            return live  # the current deadline is already as strict
         for d in live:
             fx.closed.append((d.key, "superseded"))
         fx.deadlines.clear()

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ingest.classify import Policy
-from tracker.batch import CaseRef, Intent, Plan, event_row
+from tracker.batch import LONDON, CaseRef, Intent, Plan, event_row
 from tracker.config import Config
 from tracker.ladder import Effects, Notice
 from tracker.notify import Renderer, render_mail
 from tracker.procedures import Partnership
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def local_text(t: datetime) -> str:
