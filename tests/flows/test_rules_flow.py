@@ -18,6 +18,11 @@ from tracker.model import Case, Deadline, OutboxItem
 from tracker.notify import Renderer
 from tracker.rulebook import RuleFileError
 
+LOOKED_AFTER_FORM = (
+    "Name of Child: Robin Fictional\nDOB: 04/05/2018\n"
+    "Summary of Concern(s): Robin is a looked after child and the placement is breaking down.\n"
+)
+
 # Monday 9 November 2026, 10:00 UTC (GMT): stage 1 due Tue 10 Nov 17:00.
 MON = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)
 BM = "sscp@solihull.gov.uk"
@@ -192,14 +197,33 @@ def test_daemon_refuses_to_start_with_an_invalid_rule_file(tmp_path: Path) -> No
 
 def test_iro_notice_without_a_secure_route_carries_no_identifiers(h: Harness) -> None:
     # flow_config has no secure domains and plain SMTP: no secure route anywhere.
-    _open(h, body="The child is looked after by the local authority (a child in care).\n")
+    _open(h, body=LOOKED_AFTER_FORM)
     [case] = h.cases()
     assert case.flags == ["looked_after"]
     with h.store.transaction() as s:
         [data] = s.scalars(select(OutboxItem.data).where(OutboxItem.kind == "iro_secure")).all()
     text = data.decode()
     assert "not on a secure route" in text
+    assert "Robin Fictional" not in text and "2018" not in text
     assert any(e.kind == "secure-route-missing" for e in h.events("SSCP-2026-0001"))
+
+
+def test_iro_notice_over_a_secure_route_names_the_child_and_nothing_else_does(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # Outgoing mail as files (no network hop) and the IRO's domain listed as secure.
+    h = Harness(
+        flow_config(tmp_path, sqlite_url, None, security={"secure_domains": ["solihull.gov.uk"]}),
+        clock=FrozenClock(MON),
+    )
+    _open(h, body=LOOKED_AFTER_FORM)
+    with h.store.transaction() as s:
+        mails = {o.kind: o.data for o in s.scalars(select(OutboxItem))}
+    iro = mails.pop("iro_secure").decode()
+    assert "Robin Fictional" in iro and "2018-05-04" in iro
+    assert "Subject: [SSCP-2026-0001] Secure notification" in iro
+    for kind, data in mails.items():  # the acknowledgement to the school: no identifiers
+        assert b"Robin" not in data and b"2018" not in data, kind
 
 
 def test_export_has_deadlines_and_notifications(
