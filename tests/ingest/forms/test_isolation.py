@@ -29,7 +29,9 @@ def test_a_hanging_reader_is_killed_at_the_timeout(reader: Reader) -> None:
     elapsed = time.monotonic() - started
     assert result.status == "timeout"
     assert "1 seconds" in result.reason
-    assert 1.0 <= elapsed < 4.0
+    # Waited the timeout, then stopped the reader (which would run for an hour or for
+    # ever): a bound loose enough for a loaded CI machine, not a performance goal.
+    assert 1.0 <= elapsed < 15.0
 
 
 def test_a_crashing_reader_is_unreadable() -> None:
