@@ -1,81 +1,27 @@
-"""The transactional outbox: mail is queued with the case change, delivered afterwards.
+"""The transactional outbox: how mail gets in (:func:`enqueue`) and back in (:func:`requeue`).
 
-Rows are written in the same transaction as the case change that causes
-them (:mod:`tracker.intake`), so a case and its acknowledgement exist
-together or not at all. Delivery
-(:func:`deliver_pending`) claims one row at a time: the row is committed as
-``sending`` *before* the hand-over and as ``sent`` after it. If the process
-dies in between, nobody knows whether the relay took the mail, so the row is
-later marked ``uncertain`` and never retried automatically: "at most once per
-intent" beats a second acknowledgement. Several daemons can share the
-outbox on PostgreSQL: a row is claimed by a conditional ``UPDATE ... WHERE
-state = 'pending'``, so exactly one of them wins it.
+Rows are written in the same transaction as the change that causes them (a
+new case, a chaser claimed on its deadline row, a digest's period), so the
+change and its mail exist together or not at all. :func:`enqueue` is the only
+code that writes outbox rows; each mail also gets an outgoing ``Message`` row,
+so a copy coming back is recognised as ours, and a ``<kind>-queued`` line on
+its case's timeline. Delivery is :mod:`tracker.delivery`; mail it leaves
+``failed`` or ``uncertain`` goes out again only when an operator says so
+(:func:`requeue`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from tracker.clock import Clock
-from tracker.errors import PermanentDeliveryError, TemporaryDeliveryError
 from tracker.kinds import EventKind, MailStage, mail_event
 from tracker.model import Event, Message, OutboxItem
-from tracker.senders.base import Sender
-from tracker.store import Store
-
-log = logging.getLogger(__name__)
-decisions = logging.getLogger("tracker.decisions")
-
-#: A row left in ``sending`` longer than this belongs to a daemon that died.
-SENDING_LEASE = timedelta(minutes=5)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min ... capped at one hour."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    uncertain: int = 0
-
-
-def mark_abandoned_sends(store: Store, now: datetime, lease: timedelta = SENDING_LEASE) -> int:
-    """Turn rows stuck in ``sending`` into ``uncertain`` (the daemon died mid-send)."""
-    with store.transaction() as s:
-        rows = s.scalars(
-            select(OutboxItem).where(
-                OutboxItem.state == "sending", OutboxItem.sending_since < now - lease
-            )
-        ).all()
-        for row in rows:
-            row.state = "uncertain"
-            s.add(
-                Event(
-                    case_id=row.case_id,
-                    at=now,
-                    kind="delivery-uncertain",
-                    detail=f"{row.kind} <{row.message_id}>: the daemon stopped while handing it "
-                    "to the relay; not resent automatically (see 'tracker outbox')",
-                )
-            )
-            log.warning(
-                "outbox %s (%s) may or may not have been sent; left for an operator",
-                row.id,
-                row.message_id,
-            )
-        return len(rows)
 
 
 @dataclass(frozen=True)
@@ -222,155 +168,3 @@ def requeue(session: Session, ids: Sequence[int], now: datetime) -> list[Requeue
         )
         results.append(Requeued(row_id, RequeueOutcome.REQUEUED, previous))
     return results
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    case_id: int | None
-    kind: str
-    message_id: str
-    envelope_from: str
-    recipients: list[str]
-    data: bytes
-    attempts: int
-
-
-_CLAIM = (
-    update(OutboxItem)
-    .where(OutboxItem.id == bindparam("row_id"), OutboxItem.state == "pending")
-    .values(state="sending", sending_since=bindparam("now"), attempts=OutboxItem.attempts + 1)
-    .returning(
-        OutboxItem.id,
-        OutboxItem.case_id,
-        OutboxItem.kind,
-        OutboxItem.message_id,
-        OutboxItem.envelope_from,
-        OutboxItem.recipients,
-        OutboxItem.data,
-        OutboxItem.attempts,
-    )
-)
-
-
-_SET_SENT = (
-    update(OutboxItem)
-    .where(OutboxItem.id == bindparam("row_id"))
-    .values(state="sent", sent_at=bindparam("at"), last_error=None)
-)
-_SET_FAILED = (
-    update(OutboxItem)
-    .where(OutboxItem.id == bindparam("row_id"))
-    .values(state="failed", last_error=bindparam("error"))
-)
-_SET_RETRY = (
-    update(OutboxItem)
-    .where(OutboxItem.id == bindparam("row_id"))
-    .values(state="pending", last_error=bindparam("error"), next_attempt_at=bindparam("retry_at"))
-)
-_ADD_EVENT = insert(Event).values(
-    case_id=bindparam("case_id"),
-    at=bindparam("at"),
-    kind=bindparam("kind"),
-    detail=bindparam("detail"),
-)
-
-
-def _due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
-    return list(
-        conn.scalars(
-            select(OutboxItem.id)
-            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
-            .order_by(OutboxItem.id)
-            .limit(limit)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class _Result:
-    """How one hand-over went; recorded in the transaction that claims the next row."""
-
-    item: _Claimed
-    at: datetime
-    error: str | None
-    permanent: bool
-
-
-def deliver_pending(
-    store: Store, sender: Sender, clock: Clock, *, max_attempts: int = 8, limit: int = 10_000
-) -> DeliveryReport:
-    """Deliver due rows one by one until none is due (or ``limit`` is reached).
-
-    Each row is committed as ``sending`` before it is handed over, and its
-    result is committed after; to keep a backlog fast, the result of one row
-    and the claim of the next share a transaction. A row is claimed by a
-    conditional ``UPDATE ... WHERE state = 'pending'``, so when several
-    daemons share the database exactly one of them wins it.
-    """
-    report = DeliveryReport()
-    report.uncertain = mark_abandoned_sends(store, clock.now())
-    remaining = limit
-    done: _Result | None = None
-    while remaining > 0:
-        with store.engine.begin() as conn:
-            if done is not None:
-                _record(conn, done, report)
-                done = None
-            due = _due_ids(conn, clock.now(), min(remaining, 200))
-        if not due:
-            break
-        for row_id in due:
-            remaining -= 1
-            with store.engine.begin() as conn:
-                if done is not None:
-                    _record(conn, done, report)
-                    done = None
-                row = conn.execute(_CLAIM, {"row_id": row_id, "now": clock.now()}).first()
-            if row is not None:
-                done = _hand_over(sender, clock, _Claimed(**row._asdict()), max_attempts)
-    if done is not None:
-        with store.engine.begin() as conn:
-            _record(conn, done, report)
-    return report
-
-
-def _hand_over(sender: Sender, clock: Clock, item: _Claimed, max_attempts: int) -> _Result:
-    try:
-        sender.send(item.envelope_from, item.recipients, item.data, item.message_id)
-    except TemporaryDeliveryError as exc:
-        return _Result(item, clock.now(), str(exc), permanent=item.attempts >= max_attempts)
-    except PermanentDeliveryError as exc:
-        return _Result(item, clock.now(), str(exc), permanent=True)
-    return _Result(item, clock.now(), None, permanent=False)
-
-
-def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
-    item, now, error = result.item, result.at, result.error
-    params: dict[str, object] = {"row_id": item.id, "at": now, "error": error}
-    if error is None:
-        statement = _SET_SENT
-        kind = f"{item.kind}-sent"
-        detail = f"{item.kind} <{item.message_id}> handed to the relay"
-        decisions.info("sent %s <%s>", item.kind, item.message_id)
-        report.sent += 1
-    elif result.permanent:
-        statement = _SET_FAILED
-        kind = "delivery-failed"
-        detail = (
-            f"{item.kind} <{item.message_id}> not delivered after "
-            f"{item.attempts} attempt(s): {error}"
-        )
-        log.error("outbox %s failed permanently: %s", item.id, error)
-        report.failed += 1
-    else:
-        statement = _SET_RETRY
-        params["retry_at"] = now + retry_delay(item.attempts)
-        kind = "delivery-retry"
-        detail = (
-            f"{item.kind} <{item.message_id}> attempt {item.attempts} failed, will retry: {error}"
-        )
-        log.warning("outbox %s attempt %d failed: %s", item.id, item.attempts, error)
-        report.retried += 1
-    conn.execute(statement, params)
-    conn.execute(_ADD_EVENT, {"case_id": item.case_id, "at": now, "kind": kind, "detail": detail})

@@ -1,4 +1,4 @@
-"""Outbox delivery against a real SMTP server: retries, failures, at most once."""
+"""Delivery of the outbox against a real SMTP server: retries, failures, at most once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from tests.fixtures.smtp import SmtpSink
 from tests.flows.harness import Harness, flow_config
 from tests.helpers import rfc822
-from tracker import outbox
+from tracker import delivery
 from tracker.model import OutboxItem
 from tracker.senders.smtp import SmtpSender
 
@@ -40,15 +40,15 @@ def test_temporary_failure_is_retried_with_backoff(h: Harness, smtp_sink: SmtpSi
     _queue(h)
     smtp_sink.fail_next(451)
     sender = _sender(smtp_sink)
-    rep = outbox.deliver_pending(h.store, sender, h.clock, max_attempts=3)
+    rep = delivery.deliver_pending(h.store, sender, h.clock, max_attempts=3)
     assert (rep.sent, rep.retried) == (0, 1)
     [item] = h.outbox()
     assert item.state == "pending" and item.attempts == 1
     assert item.next_attempt_at == h.clock.now() + timedelta(seconds=30)
     # Not due yet: nothing happens.
-    assert outbox.deliver_pending(h.store, sender, h.clock).sent == 0
+    assert delivery.deliver_pending(h.store, sender, h.clock).sent == 0
     h.clock.advance(seconds=31)
-    assert outbox.deliver_pending(h.store, sender, h.clock).sent == 1
+    assert delivery.deliver_pending(h.store, sender, h.clock).sent == 1
     assert len(smtp_sink.messages) == 1
     kinds = [e.kind for e in h.events()]
     assert kinds[-2:] == ["delivery-retry", "ack-sent"]
@@ -59,10 +59,10 @@ def test_permanent_failure_is_not_retried(h: Harness, smtp_sink: SmtpSink) -> No
     _queue(h)
     smtp_sink.fail_next(550)
     sender = _sender(smtp_sink)
-    rep = outbox.deliver_pending(h.store, sender, h.clock)
+    rep = delivery.deliver_pending(h.store, sender, h.clock)
     assert rep.failed == 1
     h.clock.advance(hours=2)
-    assert outbox.deliver_pending(h.store, sender, h.clock).sent == 0
+    assert delivery.deliver_pending(h.store, sender, h.clock).sent == 0
     [item] = h.outbox()
     assert item.state == "failed" and "550" in (item.last_error or "")
     assert any(e.kind == "delivery-failed" for e in h.events())
@@ -74,7 +74,7 @@ def test_gives_up_after_max_attempts(h: Harness, smtp_sink: SmtpSink) -> None:
     smtp_sink.fail_next(451, n=5)
     sender = _sender(smtp_sink)
     for _ in range(3):
-        outbox.deliver_pending(h.store, sender, h.clock, max_attempts=3)
+        delivery.deliver_pending(h.store, sender, h.clock, max_attempts=3)
         h.clock.advance(hours=1)
     [item] = h.outbox()
     assert (item.state, item.attempts) == ("failed", 3)
@@ -85,10 +85,10 @@ def test_relay_down_is_temporary(h: Harness, smtp_sink: SmtpSink) -> None:
     _queue(h)
     smtp_sink.stop()
     sender = _sender(smtp_sink)
-    assert outbox.deliver_pending(h.store, sender, h.clock).retried == 1
+    assert delivery.deliver_pending(h.store, sender, h.clock).retried == 1
     smtp_sink.start()
     h.clock.advance(minutes=5)
-    assert outbox.deliver_pending(h.store, sender, h.clock).sent == 1
+    assert delivery.deliver_pending(h.store, sender, h.clock).sent == 1
     sender.close()
 
 
@@ -103,9 +103,9 @@ def test_a_send_interrupted_by_a_crash_is_never_repeated(h: Harness, smtp_sink: 
             .values(state="sending", sending_since=h.clock.now())
         )
     sender = _sender(smtp_sink)
-    assert outbox.deliver_pending(h.store, sender, h.clock).sent == 1  # only the other one
+    assert delivery.deliver_pending(h.store, sender, h.clock).sent == 1  # only the other one
     h.clock.advance(minutes=6)  # past the lease: an operator must decide
-    rep = outbox.deliver_pending(h.store, sender, h.clock)
+    rep = delivery.deliver_pending(h.store, sender, h.clock)
     assert (rep.sent, rep.uncertain) == (0, 1)
     states = {o.id: o.state for o in h.outbox()}
     assert states[first] == "uncertain"
@@ -127,7 +127,7 @@ def test_two_daemons_share_one_outbox(tmp_path: Path, pg_url: str, smtp_sink: Sm
 
     def worker() -> None:
         sender = _sender(smtp_sink)
-        results.append(outbox.deliver_pending(h.store, sender, h.clock).sent)
+        results.append(delivery.deliver_pending(h.store, sender, h.clock).sent)
         sender.close()
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
