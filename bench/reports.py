@@ -24,10 +24,10 @@ from pathlib import Path
 import tomli_w
 
 from tests.reports import seed
-from tracker.calendar import WorkingCalendar
 from tracker.config import REPO_ROOT
 from tracker.reports import chromium
-from tracker.rulebook import load_procedure
+from tracker.rules.calendar import WorkingCalendar
+from tracker.rules.schema import load_rule_file
 from tracker.store import Store
 
 TRACKER = Path(sys.executable).with_name("tracker")
@@ -36,7 +36,7 @@ TRACKER = Path(sys.executable).with_name("tracker")
 def build(work: Path, n: int) -> Path:
     """A database of ``n`` Solihull cases opened July to December 2026, and its config."""
     calendar = WorkingCalendar(
-        load_procedure(REPO_ROOT / "rules" / "solihull.yaml").procedure.calendar.settings()
+        load_rule_file(REPO_ROOT / "rules" / "solihull.yaml").rule_file.calendar.settings()
     )
     t0 = time.perf_counter()
     cases = seed.generate(

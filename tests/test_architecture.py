@@ -15,11 +15,11 @@ PURE = [
     "tracker/threads.py",
     "tracker/refcode.py",
     "tracker/notify.py",
-    "tracker/calendar.py",
-    "tracker/rulebook.py",
-    "tracker/inference.py",
-    "tracker/ladder.py",
-    "tracker/explain.py",
+    "tracker/rules/calendar.py",
+    "tracker/rules/schema.py",
+    "tracker/rules/signals.py",
+    "tracker/rules/engine.py",
+    "tracker/rules/explain.py",
 ]
 IO_MODULES = (
     "sqlalchemy",

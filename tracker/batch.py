@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from ingest.forms import Extraction
 from ingest.parse.types import ParsedEmail
-from tracker.ladder import CaseState, Effects, OpenDeadline
 from tracker.model import Case, CaseField, Child, Deadline, Message, OutboxItem, RefSequence
+from tracker.rules.engine import CaseState, Effects, OpenDeadline
 
 T = TypeVar("T")
 

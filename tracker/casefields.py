@@ -13,7 +13,7 @@ from datetime import datetime
 from ingest.forms import CHILD_FIELDS, child_key
 from ingest.forms.dates import iso_date
 from tracker.batch import CaseRef, Plan, Work, event_row
-from tracker.procedures import Partnership
+from tracker.rules.partnerships import Partnership
 
 
 def same_text(a: str, b: str) -> bool:

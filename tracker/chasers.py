@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Config
 from tracker.model import Case, Deadline, Event, Message, OutboxItem
 from tracker.notify import Renderer, render_mail
-from tracker.procedures import Partnership, Procedures
+from tracker.rules.partnerships import Partnership, Partnerships
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _addresses(p: Partnership, roles: Sequence[str], raised_by: str) -> tuple[st
 
 
 def find_due(
-    s: Session, procedures: Procedures, now: datetime, window: timedelta = timedelta(days=14)
+    s: Session, partnerships: Partnerships, now: datetime, window: timedelta = timedelta(days=14)
 ) -> list[Chase]:
     """Every chaser due at ``now`` that has not gone out yet (read-only).
 
@@ -106,17 +106,17 @@ def find_due(
     ).all()
     overdue_by_partnership: dict[str, list[dict[str, Any]]] = {}
     for d, reference, name, raised_by, flags in rows:
-        p = procedures.by_name.get(name)
+        p = partnerships.by_name.get(name)
         if p is None or d.due_at is None:
             continue
-        rules = p.ladder.procedure.chasers
-        open_now = p.ladder.calendar.in_business_hours(now)
+        rules = p.engine.rule_file.chasers
+        open_now = p.engine.calendar.in_business_hours(now)
         if now >= d.due_at:
             overdue_by_partnership.setdefault(name, []).append(
                 {
                     "reference": reference,
                     "stage": d.stage,
-                    "due_local": _local(d.due_at, p.ladder.zone),
+                    "due_local": _local(d.due_at, p.engine.zone),
                     "overdue_for": _overdue_for(now, d.due_at),
                     "flags": list(flags or ()),
                 }
@@ -156,14 +156,14 @@ def find_due(
                 )
             )
     for name, cases in sorted(overdue_by_partnership.items()):
-        p = procedures.by_name[name]
-        if not p.ladder.calendar.in_business_hours(now):
+        p = partnerships.by_name[name]
+        if not p.engine.calendar.in_business_hours(now):
             continue
-        day = now.astimezone(p.ladder.zone).date().isoformat()
+        day = now.astimezone(p.engine.zone).date().isoformat()
         intent = f"rollup:{name}:{day}"
         if s.scalar(select(OutboxItem.id).where(OutboxItem.intent == intent)) is not None:
             continue
-        to = _addresses(p, p.ladder.procedure.chasers.rollup_to, "")
+        to = _addresses(p, p.engine.rule_file.chasers.rollup_to, "")
         if to:
             chases.append(Chase("rollup", name, None, None, None, to, cases=tuple(cases)))
     return chases
@@ -171,7 +171,7 @@ def find_due(
 
 def run_due(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     renderer: Renderer,
     config: Config,
     now: datetime,
@@ -183,12 +183,12 @@ def run_due(
     try:
         with store.transaction() as s:
             window = timedelta(days=config.limits.overdue_notice_window_days)
-            report.due = find_due(s, procedures, now, window)
+            report.due = find_due(s, partnerships, now, window)
             if dry_run:
                 return report
             for chase in report.due:
                 report.queued += _queue(
-                    s, chase, procedures[chase.partnership], renderer, config, now
+                    s, chase, partnerships[chase.partnership], renderer, config, now
                 )
     except IntegrityError:
         # Another daemon queued the same roll-up a moment earlier (PostgreSQL); this
@@ -215,9 +215,9 @@ def _queue(
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return 0  # another daemon got there first
-    track = p.ladder.procedure.track(chase.track)
+    track = p.engine.rule_file.track(chase.track)
     stage = track.stage(chase.stage) if chase.stage else None
-    zone = p.ladder.zone
+    zone = p.engine.zone
     context: dict[str, Any] = {
         "partnership_name": p.display_name,
         "reference": chase.reference or "",

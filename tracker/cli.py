@@ -229,11 +229,11 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
 
 def _ladder_position(config: Config, case: Case) -> str:
     """``2 of 4 (Management finding solutions), track default``, from the rule file if loadable."""
-    from tracker.procedures import rule_path
-    from tracker.rulebook import RuleFileError, load_procedure
+    from tracker.rules.partnerships import rule_path
+    from tracker.rules.schema import RuleFileError, load_rule_file
 
     try:
-        proc = load_procedure(rule_path(config, case.partnership)).procedure
+        proc = load_rule_file(rule_path(config, case.partnership)).rule_file
     except RuleFileError:
         return str(case.stage)
     track = proc.track(case.track)

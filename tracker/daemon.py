@@ -175,7 +175,7 @@ class Daemon:
         """Queue the reminders, overdue notices and roll-ups due now (idempotent)."""
         now = observe_clock(self.store, self.clock.now(), explicit=False)
         rep = chasers.run_due(
-            self.store, self.service.procedures, self.service.renderer, self.config, now
+            self.store, self.service.partnerships, self.service.renderer, self.config, now
         )
         with self._report_lock:
             self.report.chasers += rep.queued
@@ -264,7 +264,7 @@ class Daemon:
         try:
             now = observe_clock(self.store, self.clock.now(), explicit=False)
             result = digest_job.queue(
-                self.store, self.service.procedures, self.config, partnership, kind, now
+                self.store, self.service.partnerships, self.config, partnership, kind, now
             )
             if result.status == "refused":
                 log.warning("%s digest for %s %s", kind, partnership, result.message)
@@ -302,7 +302,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
-        digest_job.add_jobs(scheduler, self.config, self.service.procedures, self.digest)
+        digest_job.add_jobs(scheduler, self.config, self.service.partnerships, self.digest)
         scheduler.start()
         self._outbox_wakeup.set()
         for t in threads:

@@ -17,7 +17,7 @@ A backlog of hundreds of messages must not cost a dozen round trips each, so
 Cases opened earlier in the same batch are visible to later messages (a reply
 delivered right behind its escalation threads into it). The batch's data
 structures are in :mod:`tracker.batch`; what a message means under its
-partnership's procedure comes from :mod:`tracker.ladder`; the mail it causes
+partnership's procedure comes from :mod:`tracker.rules.engine`; the mail it causes
 is composed by :mod:`tracker.mailing`; form fields and the child's
 identifiers are recorded by :mod:`tracker.casefields`.
 """
@@ -50,8 +50,6 @@ from tracker.batch import (
 )
 from tracker.casefields import record_forms
 from tracker.config import Config, MailboxConfig
-from tracker.inference import Signal, read_signals
-from tracker.ladder import Effects, Ladder
 from tracker.mailing import Mailer, local_text
 from tracker.model import (
     Attachment,
@@ -66,8 +64,10 @@ from tracker.model import (
     RefSequence,
 )
 from tracker.notify import Renderer
-from tracker.procedures import Partnership, Procedures
 from tracker.refcode import format_reference
+from tracker.rules.engine import Effects, Engine
+from tracker.rules.partnerships import Partnership, Partnerships
+from tracker.rules.signals import Signal, read_signals
 from tracker.threads import ThreadMatch, match
 
 __all__ = ["CHUNK", "Intake", "Outcome", "Work", "chunks"]
@@ -83,14 +83,14 @@ class Intake:
         config: Config,
         renderer: Renderer,
         policy: Policy,
-        procedures: Procedures,
+        partnerships: Partnerships,
         child_key_secret: bytes,
     ) -> None:
         self.config = config
         self.renderer = renderer
         self.policy = policy
-        self.procedures = procedures
-        self.prefixes = procedures.prefixes
+        self.partnerships = partnerships
+        self.prefixes = partnerships.prefixes
         self.mailboxes: dict[str, MailboxConfig] = {m.name: m for m in config.mailbox}
         self.mailer = Mailer(config, renderer, policy)
         self.child_key_secret = child_key_secret
@@ -236,7 +236,7 @@ class Intake:
     ) -> None:
         """Read the reply for stage moves, flags, category and resolution, and act on them."""
         assert email.from_ is not None
-        partnership = self.procedures.by_name.get(case.partnership)
+        partnership = self.partnerships.by_name.get(case.partnership)
         if partnership is None:
             plan.events.append(
                 event_row(
@@ -244,19 +244,19 @@ class Intake:
                 )
             )
             return
-        ladder = partnership.ladder
+        engine = partnership.engine
         state = view.state_of(case)
         if not state.track:
-            state = replace(state, track=ladder.procedure.default_track)
+            state = replace(state, track=engine.rule_file.default_track)
         record_forms(plan, w, case, partnership, now, self.child_key_secret)
-        signals = self._signals(email, w.forms, ladder, state.track)
+        signals = self._signals(email, w.forms, engine, state.track)
         if not signals:
             return
-        fx = ladder.apply(state, case.open_deadlines, signals, email.from_.addr, w.received_at)
+        fx = engine.apply(state, case.open_deadlines, signals, email.from_.addr, w.received_at)
         self._record_effects(plan, w, email, case, partnership, fx, now)
 
     def _signals(
-        self, email: ParsedEmail, forms: Extraction | None, ladder: Ladder, track: str | None
+        self, email: ParsedEmail, forms: Extraction | None, engine: Engine, track: str | None
     ) -> list[Signal]:
         """Signals from the new text, plus what a form says (its concern, its category)."""
         text = email.new_text
@@ -266,7 +266,7 @@ class Intake:
             ]
             if extra:
                 text = "\n".join([text, *extra])
-        signals = read_signals(text, email.subject, ladder.vocabulary_for(track))
+        signals = read_signals(text, email.subject, engine.vocabulary_for(track))
         cat = forms.fields.get("category") if forms is not None else None
         if cat is not None and not any(s.kind == "category" for s in signals):
             signals.append(Signal("category", cat.value, f"form ({cat.source}): category", False))
@@ -352,7 +352,7 @@ class Intake:
         name = (
             names[0]
             if len(names) == 1
-            else self.procedures.for_recipients(names, _recipients(email))
+            else self.partnerships.for_recipients(names, _recipients(email))
         )
         if name is None:
             return self._quarantine(
@@ -362,17 +362,17 @@ class Intake:
                 "none or several of their addresses)",
                 now,
             )
-        partnership = self.procedures[name]
+        partnership = self.partnerships[name]
         year = w.received_at.astimezone(LONDON).year
         reference = self._next_reference(s, view, partnership.prefix, year)
-        ladder = partnership.ladder
-        signals = self._signals(email, w.forms, ladder, None)
+        engine = partnership.engine
+        signals = self._signals(email, w.forms, engine, None)
         raised_by = email.from_.addr
         original = w.forms.original_sender if w.forms else None
         if original and original[1]:
             # A forwarded escalation: the practitioner who raised it is the original sender.
             raised_by = original[1].lower()
-        fx = ladder.open(
+        fx = engine.open(
             reference=reference,
             opened_at=w.received_at,
             raised_by=raised_by,

@@ -17,9 +17,9 @@ from typing import Any
 from ingest.classify import Policy
 from tracker.batch import LONDON, CaseRef, Intent, Plan, event_row
 from tracker.config import Config
-from tracker.ladder import Effects, Notice
 from tracker.notify import Renderer, render_mail
-from tracker.procedures import Partnership
+from tracker.rules.engine import Effects, Notice
+from tracker.rules.partnerships import Partnership
 
 
 def local_text(t: datetime) -> str:
@@ -42,7 +42,7 @@ class Mailer:
     def context(self, case: CaseRef, partnership: Partnership, fx: Effects) -> dict[str, Any]:
         """What a notification template may show: case metadata only."""
         st = fx.state
-        proc = partnership.ladder.procedure
+        proc = partnership.engine.rule_file
         track = proc.track(st.track)
         stage = track.stage(st.stage)
         due = next((d for d in reversed(fx.deadlines)), None)

@@ -13,19 +13,19 @@ import sys
 from pathlib import Path
 
 from tracker.errors import ConfigError
-from tracker.procedures import Procedures
 from tracker.reports.anonymise import MIN_KEY_BYTES
 from tracker.reports.periods import DIGEST_KINDS, Quarter
+from tracker.rules.partnerships import Partnerships
 
 
 def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _known(procedures: Procedures, partnership: str) -> str | None:
-    if partnership in procedures.by_name:
+def _known(partnerships: Partnerships, partnership: str) -> str | None:
+    if partnership in partnerships.by_name:
         return None
-    known = ", ".join(sorted(procedures.by_name)) or "none"
+    known = ", ".join(sorted(partnerships.by_name)) or "none"
     return f"no partnership {partnership!r} is configured (known: {known})"
 
 
@@ -35,8 +35,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     config = _load(args)
     store = _open_store(config)
-    procedures = Procedures.from_config(config)
-    problem = _known(procedures, args.partnership)
+    partnerships = Partnerships.from_config(config)
+    problem = _known(partnerships, args.partnership)
     if problem:
         _err(f"tracker digest: {problem}")
         return 2
@@ -44,14 +44,14 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if args.preview:
         out = Path(args.out) if args.out else config.paths.var_dir / "digests"
         paths = digest_job.preview(
-            store, procedures, config, args.partnership, args.period, now, out
+            store, partnerships, config, args.partnership, args.period, now, out
         )
         for path in paths:
             print(f"wrote {path}", flush=True)
-        to, why = digest_job.recipient(procedures[args.partnership], config)
+        to, why = digest_job.recipient(partnerships[args.partnership], config)
         print(f"would be sent to {to}" if to else f"would not be sent: {why}", flush=True)
         return 0
-    result = digest_job.queue(store, procedures, config, args.partnership, args.period, now)
+    result = digest_job.queue(store, partnerships, config, args.partnership, args.period, now)
     print(result.message, flush=True)
     return 0 if result.status in ("queued", "already-queued", "nothing-new") else 1
 
@@ -63,14 +63,14 @@ def cmd_report_quarterly(args: argparse.Namespace) -> int:
     quarter = Quarter.parse(args.quarter)
     config = _load(args)
     store = _open_store(config)
-    procedures = Procedures.from_config(config)
-    problem = _known(procedures, args.partnership)
+    partnerships = Partnerships.from_config(config)
+    problem = _known(partnerships, args.partnership)
     if problem:
         _err(f"tracker report quarterly: {problem}")
         return 2
     result = report_job.write_quarterly(
         store,
-        procedures,
+        partnerships,
         config,
         args.partnership,
         quarter,
@@ -102,14 +102,14 @@ def cmd_export_anonymised(args: argparse.Namespace) -> int:
             "found by trying them all"
         )
     store = _open_store(config)
-    procedures = Procedures.from_config(config)
+    partnerships = Partnerships.from_config(config)
     partnership = getattr(args, "partnership", None)
     if partnership:
-        problem = _known(procedures, partnership)
+        problem = _known(partnerships, partnership)
         if problem:
             _err(f"tracker export: {problem}")
             return 2
-    names, rows = export_rows(store, procedures, key, _clock(args).now(), partnership)
+    names, rows = export_rows(store, partnerships, key, _clock(args).now(), partnership)
     if not args.out:
         write_rows(names, rows, args.format, sys.stdout)
         return 0

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tracker.errors import ConfigError
-from tracker.explain import explain
 from tracker.notify import Renderer, TemplateError
-from tracker.procedures import Procedures, ladder_for, rule_path
-from tracker.rulebook import RuleFileError, load_procedure, rule_files
+from tracker.rules.explain import explain
+from tracker.rules.partnerships import Partnerships, engine_for, rule_path
+from tracker.rules.schema import RuleFileError, load_rule_file, rule_files
 
 
 def _when(text: str | None, option: str) -> datetime:
@@ -37,19 +37,19 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     failed = 0
     for path in paths:
         try:
-            loaded = load_procedure(path)
+            loaded = load_rule_file(path)
         except RuleFileError as exc:
             failed += 1
             for problem in exc.problems:
                 _out(f"error: {problem}")
             continue
-        problems = renderer.missing(loaded.procedure.id, loaded.procedure.templates())
+        problems = renderer.missing(loaded.rule_file.id, loaded.rule_file.templates())
         for problem in problems:
             _out(f"error: {path}: {problem}")
         if problems:
             failed += 1
             continue
-        p = loaded.procedure
+        p = loaded.rule_file
         stages = sum(len(t.stages) for t in p.tracks.values())
         _out(
             f"ok: {path}: {p.partnership.short}, {len(p.tracks)} track(s), {stages} stage(s), "
@@ -71,13 +71,13 @@ def cmd_rules_explain(args: argparse.Namespace) -> int:
         known = ", ".join(p.stem for p in rule_files(config.paths.rules_dir)) or "none"
         _out(f"No rule file for {args.partnership!r} (known: {known}).")
         return 1
-    loaded = load_procedure(path)
-    ladder = ladder_for(config, args.partnership, loaded)
-    if args.track and args.track not in loaded.procedure.tracks:
-        _out(f"No track {args.track!r}; tracks: {', '.join(loaded.procedure.tracks)}")
+    loaded = load_rule_file(path)
+    engine = engine_for(config, args.partnership, loaded)
+    if args.track and args.track not in loaded.rule_file.tracks:
+        _out(f"No track {args.track!r}; tracks: {', '.join(loaded.rule_file.tracks)}")
         return 1
     start = _when(args.start, "--start")
-    for line in explain(ladder, start, datetime.now(UTC).date(), args.track):
+    for line in explain(engine, start, datetime.now(UTC).date(), args.track):
         _out(line)
     return 0
 
@@ -90,12 +90,12 @@ def cmd_chasers(args: argparse.Namespace) -> int:
     config = _load(args)
     store = _open_store(config)
     at = _when(args.at, "--at")
-    procedures = Procedures.from_config(config)
+    partnerships = Partnerships.from_config(config)
     renderer = Renderer(config.paths.templates_dir)
     if not args.dry_run:
         at = observe_clock(store, at, explicit=bool(args.at))
     try:
-        rep = chasers.run_due(store, procedures, renderer, config, at, dry_run=args.dry_run)
+        rep = chasers.run_due(store, partnerships, renderer, config, at, dry_run=args.dry_run)
     except TemplateError as exc:
         _out(f"error: {exc}")
         return 1

@@ -32,7 +32,7 @@ from tracker.errors import ConfigError
 from tracker.intake import Intake, Outcome, Work, chunks
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
-from tracker.procedures import Procedures
+from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 __all__ = ["OUTCOMES", "Outcome", "Service", "Stored"]
@@ -68,25 +68,25 @@ class Service:
         store: Store,
         clock: Clock,
         renderer: Renderer,
-        procedures: Procedures | None = None,
+        partnerships: Partnerships | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.renderer = renderer
-        #: Raises :class:`tracker.rulebook.RuleFileError` for an invalid rule file,
+        #: Raises :class:`tracker.rules.schema.RuleFileError` for an invalid rule file,
         #: so a daemon with a broken procedure never starts.
-        self.procedures = procedures or Procedures.from_config(config)
-        self.prefixes = self.procedures.prefixes
+        self.partnerships = partnerships or Partnerships.from_config(config)
+        self.prefixes = self.partnerships.prefixes
         missing = [
             f"rules for {name}: {problem}"
-            for name, p in self.procedures.by_name.items()
-            for problem in renderer.missing(name, p.ladder.procedure.templates())
+            for name, p in self.partnerships.by_name.items()
+            for problem in renderer.missing(name, p.engine.rule_file.templates())
         ]
         if missing:
             raise ConfigError("\n".join(missing))
         protected = set(config.security.protected_domains)
-        for p in self.procedures.by_name.values():
+        for p in self.partnerships.by_name.values():
             protected.update(p.domains)
         self.policy = Policy(
             trusted_authserv_ids=frozenset(i.lower() for i in config.security.trusted_authserv_ids),
@@ -102,7 +102,7 @@ class Service:
             parse_timeout_seconds=config.forms.parse_timeout_seconds,
         )
         self.intake = Intake(
-            config, renderer, self.policy, self.procedures, child_key_secret(config)
+            config, renderer, self.policy, self.partnerships, child_key_secret(config)
         )
 
     # -- stage 1: make the bytes durable ----------------------------------

@@ -16,7 +16,7 @@ from tracker.cli import main
 from tracker.clock import FrozenClock
 from tracker.model import Case, Deadline, OutboxItem
 from tracker.notify import Renderer
-from tracker.rulebook import RuleFileError
+from tracker.rules.schema import RuleFileError
 
 LOOKED_AFTER_FORM = (
     "Name of Child: Robin Fictional\nDOB: 04/05/2018\n"
@@ -36,7 +36,7 @@ def h(tmp_path: Path, db_url: str, smtp_sink: SmtpSink) -> Harness:
 def _chase(h: Harness, when: datetime, dry_run: bool = False) -> chasers.ChaseReport:
     return chasers.run_due(
         h.store,
-        h.service.procedures,
+        h.service.partnerships,
         Renderer(h.config.paths.templates_dir),
         h.config,
         when,
@@ -188,9 +188,9 @@ def test_daemon_refuses_to_start_with_an_invalid_rule_file(tmp_path: Path) -> No
     )
     with pytest.raises(RuleFileError) as caught:
         from tracker.config import load_config
-        from tracker.procedures import Procedures
+        from tracker.rules.partnerships import Partnerships
 
-        Procedures.from_config(load_config(config))
+        Partnerships.from_config(load_config(config))
     assert "tracks.default.stages.0.deadline.unit" in str(caught.value)
     assert main(["--config", str(config), "run", "--once"]) == 2
 

@@ -12,10 +12,10 @@ import pytest
 import tomli_w
 
 from tests.reports import seed
-from tracker.calendar import WorkingCalendar
 from tracker.config import REPO_ROOT, Config, load_config
-from tracker.procedures import Procedures
-from tracker.rulebook import load_procedure
+from tracker.rules.calendar import WorkingCalendar
+from tracker.rules.partnerships import Partnerships
+from tracker.rules.schema import load_rule_file
 from tracker.store import Store
 
 KEY_ENV = "TRACKER_TEST_PSEUDONYM_KEY"
@@ -52,7 +52,7 @@ def report_config(tmp: Path, db_url: str, **extra: dict[str, Any]) -> Config:
 
 @pytest.fixture(scope="session")
 def solihull_calendar() -> WorkingCalendar:
-    proc = load_procedure(REPO_ROOT / "rules" / "solihull.yaml").procedure
+    proc = load_rule_file(REPO_ROOT / "rules" / "solihull.yaml").rule_file
     return WorkingCalendar(proc.calendar.settings())
 
 
@@ -92,8 +92,8 @@ def config(tmp_path: Path, seeded_url: str) -> Iterator[Config]:
 
 
 @pytest.fixture
-def procedures(config: Config) -> Procedures:
-    return Procedures.from_config(config)
+def partnerships(config: Config) -> Partnerships:
+    return Partnerships.from_config(config)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from tests.reports.seed import LONDON, SeedCase
-from tracker.calendar import WorkingCalendar
+from tracker.rules.calendar import WorkingCalendar
 
 #: How digests label agency types (written out here, not taken from the code under test).
 AGENCY_LABELS = {

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from tracker.calendar import WorkingCalendar
 from tracker.model import Case, CaseField, Deadline, Event, OutboxItem
+from tracker.rules.calendar import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 #: The moment the tests look at the data: Wednesday 16 December 2026, 08:30 GMT.

@@ -22,8 +22,8 @@ from pypdf import PdfReader
 from tests.reports import seed
 from tracker.cli import main
 from tracker.config import Config
-from tracker.procedures import Procedures
 from tracker.reports import chromium, digest_job
+from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 NOW = seed.NOW
@@ -47,14 +47,14 @@ def _near(pixels: np.ndarray, hex_colour: str, tolerance: float = 0.04) -> int:
 
 def test_digest_renders_in_headless_chromium(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     config: Config,
     tmp_path: Path,
     report: Callable[[str], None],
 ) -> None:
     binary = require_chromium()
     html_path, _, _ = digest_job.preview(
-        store, procedures, config, "solihull", "daily", NOW, tmp_path / "digest"
+        store, partnerships, config, "solihull", "daily", NOW, tmp_path / "digest"
     )
     shot = tmp_path / "digest.png"
     chromium.screenshot(binary, html_path, shot, size=(1000, 1400))

@@ -22,9 +22,9 @@ from tracker.clock import FrozenClock
 from tracker.config import Config
 from tracker.model import Event, OutboxItem
 from tracker.model import Message as MessageRow
-from tracker.procedures import Procedures
 from tracker.reports import digest_job
 from tracker.reports.render import Templates
+from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 NOW = seed.NOW
@@ -63,12 +63,12 @@ def _parts(raw: bytes) -> dict[str, Message]:
 def test_digest_figures_match_an_independent_count(
     kind: str,
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     config: Config,
     seed_cases: list[seed.SeedCase],
 ) -> None:
     built = digest_job.build(
-        store, procedures["solihull"], config, kind, NOW, Templates(config.paths.templates_dir)
+        store, partnerships["solihull"], config, kind, NOW, Templates(config.paths.templates_dir)
     )
     d = built.digest
     exp = expected.digest(seed_cases, *PERIODS[kind], NOW)
@@ -121,9 +121,9 @@ def test_digest_figures_match_an_independent_count(
 
 
 def test_digest_mail_is_outlook_friendly(
-    store: Store, procedures: Procedures, config: Config
+    store: Store, partnerships: Partnerships, config: Config
 ) -> None:
-    result = digest_job.queue(store, procedures, config, "solihull", "daily", NOW)
+    result = digest_job.queue(store, partnerships, config, "solihull", "daily", NOW)
     assert result.status == "queued", result.message
     with store.transaction() as s:
         row = s.scalars(select(OutboxItem).where(OutboxItem.kind == "digest")).one()
@@ -155,7 +155,7 @@ def test_digest_mail_is_outlook_friendly(
 
 
 def test_each_period_is_queued_once(
-    store: Store, procedures: Procedures, config: Config, capsys: pytest.CaptureFixture[str]
+    store: Store, partnerships: Partnerships, config: Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = ["--config", str(Path(config.paths.var_dir).parent / "config.toml")]
     now = ["--now", NOW.isoformat()]
@@ -203,7 +203,12 @@ def test_not_sent_without_tls(tmp_path: Path, seeded_url: str) -> None:
         outgoing={"transport": "smtp", "host": "127.0.0.1", "port": 2525, "tls": "none"},
     )
     result = digest_job.queue(
-        Store(config.database.url), Procedures.from_config(config), config, "solihull", "daily", NOW
+        Store(config.database.url),
+        Partnerships.from_config(config),
+        config,
+        "solihull",
+        "daily",
+        NOW,
     )
     assert result.status == "refused" and "tls = 'none'" in result.message
 
@@ -215,7 +220,7 @@ def test_an_empty_period_is_sent_only_if_configured(tmp_path: Path, send_empty: 
     )
     store = Store(config.database.url)
     store.upgrade()
-    result = digest_job.queue(store, Procedures.from_config(config), config, "solihull",
+    result = digest_job.queue(store, Partnerships.from_config(config), config, "solihull",
                               "daily", NOW)  # fmt: skip
     if not send_empty:
         assert result.status == "nothing-new" and "digests.send_empty" in result.message
@@ -260,10 +265,10 @@ def test_preview_writes_files_and_no_identifier_reaches_them(
 
 
 def test_the_daemon_schedules_digests_on_the_configured_crons(
-    config: Config, procedures: Procedures
+    config: Config, partnerships: Partnerships
 ) -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
-    ids = digest_job.add_jobs(scheduler, config, procedures, lambda p, k: None)
+    ids = digest_job.add_jobs(scheduler, config, partnerships, lambda p, k: None)
     assert sorted(ids) == [
         "digest-merton-daily",
         "digest-merton-weekly",
@@ -275,7 +280,7 @@ def test_the_daemon_schedules_digests_on_the_configured_crons(
     assert "day_of_week='mon'" in str(job.trigger) and "hour='8'" in str(job.trigger)
     digests_off = config.digests.model_copy(update={"enabled": False})
     off = config.model_copy(update={"digests": digests_off})
-    assert digest_job.add_jobs(BackgroundScheduler(), off, procedures, lambda p, k: None) == []
+    assert digest_job.add_jobs(BackgroundScheduler(), off, partnerships, lambda p, k: None) == []
 
 
 def test_the_daemons_digest_job_queues_and_wakes_the_outbox(config: Config) -> None:

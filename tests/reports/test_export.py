@@ -13,9 +13,9 @@ import pytest
 
 from tests.reports import expected, seed
 from tests.reports.conftest import KEY_ENV
-from tracker.calendar import WorkingCalendar
 from tracker.cli import main
 from tracker.config import Config
+from tracker.rules.calendar import WorkingCalendar
 
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import event
 
 from tests.reports import seed
-from tracker.calendar import WorkingCalendar
 from tracker.reports.load import load_dataset
 from tracker.reports.periods import Quarter
 from tracker.reports.quarterly import build_quarterly
 from tracker.reports.rows import CaseRow, Dataset, DeadlineRow, NoticeRow
 from tracker.reports.stats import WorkingDays
+from tracker.rules.calendar import WorkingCalendar
 from tracker.store import Store
 
 

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tracker.calendar import WorkingCalendar
 from tracker.errors import ConfigError
 from tracker.reports.agencies import agency_type
 from tracker.reports.anonymise import anonymised_rows, pseudonym, week_of
@@ -18,6 +17,7 @@ from tracker.reports.quarterly import build_quarterly, themes
 from tracker.reports.render import MAX_ROWS, digest_context, digest_sections
 from tracker.reports.rows import CaseRow, Dataset, DeadlineRow, stage_history
 from tracker.reports.stats import WorkingDays, percentile, suppress, suppress_breakdown
+from tracker.rules.calendar import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.reports import expected, seed
-from tracker.calendar import WorkingCalendar
 from tracker.cli import main
 from tracker.config import Config
+from tracker.rules.calendar import WorkingCalendar
 
 NOW = seed.NOW
 Q4 = (datetime(2026, 9, 30, 23, 0, tzinfo=UTC), datetime(2027, 1, 1, 0, 0, tzinfo=UTC))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from tracker.rulebook import TAXONOMY
+from tracker.rules.schema import TAXONOMY
 
 SCHOOL: Final = "school"
 HEALTH: Final = "health"

@@ -26,7 +26,6 @@ from tracker.config import Config
 from tracker.errors import ConfigError
 from tracker.model import Event, Message, OutboxItem
 from tracker.notify import neutral_subject, new_message_id
-from tracker.procedures import Partnership, Procedures
 from tracker.reports import charts
 from tracker.reports.digest import CHART_DAYS, Digest, build_digest
 from tracker.reports.load import load_dataset
@@ -47,6 +46,7 @@ from tracker.reports.render import (
     render_digest,
 )
 from tracker.reports.stats import WorkingDays
+from tracker.rules.partnerships import Partnership, Partnerships
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,9 @@ def schedule_of(config: Config, kind: str) -> str:
     return str(getattr(config.digests, kind, "") or DEFAULT_CRON[kind])
 
 
-def digest_partnerships(config: Config, procedures: Procedures) -> list[str]:
-    names = config.digests.partnerships or sorted(procedures.by_name)
-    unknown = [n for n in names if n not in procedures.by_name]
+def digest_partnerships(config: Config, partnerships: Partnerships) -> list[str]:
+    names = config.digests.partnerships or sorted(partnerships.by_name)
+    unknown = [n for n in names if n not in partnerships.by_name]
     if unknown:
         raise ConfigError(f"digests.partnerships: not configured: {', '.join(unknown)}")
     return list(names)
@@ -106,7 +106,7 @@ def recipient(p: Partnership, config: Config) -> tuple[str | None, str]:
 
 
 def stage_names(p: Partnership) -> dict[int, str]:
-    proc = p.ladder.procedure
+    proc = p.engine.rule_file
     return {s.number: s.name for s in proc.track(proc.default_track).stages}
 
 
@@ -121,14 +121,14 @@ def build(
     cid_token: str = "digest@localhost",
 ) -> BuiltDigest:
     """Load, decide and render one digest (nothing is written)."""
-    zone = p.ladder.zone
+    zone = p.engine.zone
     period = digest_period(kind, schedule_of(config, kind), zone, now)
     chart_from = local_midnight(
         local_date(period.end, zone) - timedelta(days=CHART_DAYS[kind] + 1), zone
     )
     with store.transaction() as s:
         data = load_dataset(s, partnership=p.name, since=min(period.start, chart_from))
-    digest = build_digest(p.name, data, period, now, zone, WorkingDays(p.ladder.calendar))
+    digest = build_digest(p.name, data, period, now, zone, WorkingDays(p.engine.calendar))
     names = stage_names(p)
     stages = sorted({*names, *(s for d in digest.trend for s, _ in d.by_stage)})
     png = charts.open_by_stage(digest.trend, stages, "Open cases by stage at the end of each day")
@@ -166,7 +166,7 @@ def _mail_bytes(
 
 def preview(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     config: Config,
     partnership: str,
     kind: str,
@@ -174,7 +174,7 @@ def preview(
     out_dir: Path,
 ) -> list[Path]:
     """Write the digest as ``.html`` (opens in a browser), ``.txt`` and ``.eml``."""
-    p = procedures[partnership]
+    p = partnerships[partnership]
     to, _ = recipient(p, config)
     message_id = new_message_id("digest", p.prefix, config.outgoing.from_address)
     built = build(
@@ -198,7 +198,7 @@ def preview(
 
 def queue(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     config: Config,
     partnership: str,
     kind: str,
@@ -207,8 +207,8 @@ def queue(
     """Queue this period's digest once, to the business manager over a secure route."""
     if kind not in DIGEST_KINDS:
         raise ConfigError(f"digest kind must be one of {', '.join(DIGEST_KINDS)}")
-    p = procedures[partnership]
-    period = digest_period(kind, schedule_of(config, kind), p.ladder.zone, now)
+    p = partnerships[partnership]
+    period = digest_period(kind, schedule_of(config, kind), p.engine.zone, now)
     intent = f"digest:{partnership}:{kind}:{period.label}"
     to, why = recipient(p, config)
     if to is None:
@@ -289,7 +289,7 @@ def queue(
 def add_jobs(
     scheduler: Any,
     config: Config,
-    procedures: Procedures,
+    partnerships: Partnerships,
     run: Callable[[str, str], None],
 ) -> list[str]:
     """Schedule ``run(partnership, kind)`` on the digest crons (when digests are enabled).
@@ -300,8 +300,8 @@ def add_jobs(
     if not config.digests.enabled:
         return []
     ids: list[str] = []
-    for name in digest_partnerships(config, procedures):
-        zone = procedures[name].ladder.zone
+    for name in digest_partnerships(config, partnerships):
+        zone = partnerships[name].engine.zone
         for kind in DIGEST_KINDS:
             expression = getattr(config.digests, kind)
             if not expression:

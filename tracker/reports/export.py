@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from tracker.procedures import Procedures
 from tracker.reports.anonymise import anonymised_rows
 from tracker.reports.load import load_dataset
 from tracker.reports.stats import WorkingDays
+from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 _LONDON = ZoneInfo("Europe/London")
@@ -24,7 +24,7 @@ _LONDON = ZoneInfo("Europe/London")
 
 def export_rows(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     key: bytes,
     now: datetime,
     partnership: str | None = None,
@@ -34,19 +34,19 @@ def export_rows(
     calendars: dict[str, WorkingDays] = {}
 
     def zone_of(name: str) -> ZoneInfo:
-        p = procedures.by_name.get(name)
-        return p.ladder.zone if p else _LONDON
+        p = partnerships.by_name.get(name)
+        return p.engine.zone if p else _LONDON
 
     def working_days_of(name: str) -> WorkingDays:
         if name not in calendars:
-            p = procedures.by_name.get(name)
+            p = partnerships.by_name.get(name)
             if p is None:
                 # A partnership no longer configured: England's calendar is the best guess.
-                from tracker.calendar import CalendarSettings, WorkingCalendar
+                from tracker.rules.calendar import CalendarSettings, WorkingCalendar
 
                 calendars[name] = WorkingDays(WorkingCalendar(CalendarSettings()))
             else:
-                calendars[name] = WorkingDays(p.ladder.calendar)
+                calendars[name] = WorkingDays(p.engine.calendar)
         return calendars[name]
 
     return anonymised_rows(data, key, now, zone_of, working_days_of)

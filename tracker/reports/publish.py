@@ -29,7 +29,7 @@ from tracker.reports.quarterly import (
     themes,
 )
 from tracker.reports.stats import SMALL, SUPPRESSED, WITHHELD, share, suppress, suppress_breakdown
-from tracker.rulebook import TAXONOMY
+from tracker.rules.schema import TAXONOMY
 
 OUTCOME_LABELS = {
     "resolved_stage_1": "Resolved at stage 1",

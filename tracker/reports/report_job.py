@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 from tracker.config import Config
-from tracker.procedures import Procedures
 from tracker.reports import charts, chromium
 from tracker.reports.digest_job import stage_names
 from tracker.reports.load import load_dataset
@@ -26,6 +25,7 @@ from tracker.reports.publish import CSV_FIELDS, PublishedReport, publish
 from tracker.reports.quarterly import build_quarterly
 from tracker.reports.render import Templates, render_report
 from tracker.reports.stats import WorkingDays
+from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 Progress = Callable[[str], None]
@@ -72,7 +72,7 @@ def report_charts(report: PublishedReport) -> list[tuple[str, bytes]]:
 
 def write_quarterly(
     store: Store,
-    procedures: Procedures,
+    partnerships: Partnerships,
     config: Config,
     partnership: str,
     quarter: Quarter,
@@ -82,8 +82,8 @@ def write_quarterly(
     pdf: bool = True,
     progress: Progress = lambda line: None,
 ) -> QuarterlyResult:
-    p = procedures[partnership]
-    zone = p.ladder.zone
+    p = partnerships[partnership]
+    zone = p.engine.zone
     since = quarter.previous().window(zone).start
     until = quarter.window(zone).end
     t0 = time.perf_counter()
@@ -102,8 +102,8 @@ def write_quarterly(
         quarter,
         zone,
         now,
-        WorkingDays(p.ladder.calendar),
-        stage_count=max(len(t.stages) for t in p.ladder.procedure.tracks.values()),
+        WorkingDays(p.engine.calendar),
+        stage_count=max(len(t.stages) for t in p.engine.rule_file.tracks.values()),
     )
     report = publish(figures, display_name=p.display_name, stage_names=names)
     t2 = time.perf_counter()

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from tracker.calendar import WorkingCalendar
+from tracker.rules.calendar import WorkingCalendar
 
 #: Counts under this are shown as ``"<5"`` wherever they could identify a child or family.
 SMALL: Final = 5

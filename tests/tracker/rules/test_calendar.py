@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from tracker.calendar import LOCAL_CLOSURE, CalendarSettings, WorkingCalendar
+from tracker.rules.calendar import LOCAL_CLOSURE, CalendarSettings, WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 ENG = WorkingCalendar(CalendarSettings())

@@ -1,4 +1,4 @@
-"""The rules engine (tracker.ladder) applied to real rule files with plain values.
+"""The rules engine (tracker.rules.engine) applied to real rule files with plain values.
 
 Solihull: opening, moving up, who may move a case back, notices and their
 once-per-stage keys, resolution. LLR: the significant-harm override. Merton:
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tracker.inference import Signal, read_signals
-from tracker.ladder import CaseState, Effects, Ladder, OpenDeadline
-from tracker.rulebook import load_procedure
+from tracker.rules.engine import CaseState, Effects, Engine, OpenDeadline
+from tracker.rules.schema import load_rule_file
+from tracker.rules.signals import Signal, read_signals
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 RAISER = "p.shah@oakfield.example.sch.uk"
 SOLIHULL_STAFF = "sscp@solihull.gov.uk"
 BEDS_STAFF = "lscb@centralbedfordshire.gov.uk"
@@ -32,12 +32,12 @@ OPENED = utc(2026, 11, 10, 9, 15)  # Tue
 
 
 @cache
-def ladder(name: str) -> Ladder:
-    return Ladder(load_procedure(RULES / f"{name}.yaml"))
+def engine(name: str) -> Engine:
+    return Engine(load_rule_file(RULES / f"{name}.yaml"))
 
 
 def read(name: str, text: str, subject: str = "") -> list[Signal]:
-    return read_signals(text, subject, ladder(name).vocabulary)
+    return read_signals(text, subject, engine(name).vocabulary)
 
 
 def case(
@@ -52,7 +52,7 @@ def case(
 ) -> CaseState:
     return CaseState(
         reference="TEST-2026-0001",
-        track=track or ladder(name).procedure.default_track,
+        track=track or engine(name).rule_file.default_track,
         stage=stage,
         flags=flags,
         status=status,
@@ -75,7 +75,7 @@ def apply(
 ) -> Effects:
     signals = read(name, text)
     assert signals, f"no signal read from {text!r}"
-    return ladder(name).apply(state, live or [], signals, sender, at)
+    return engine(name).apply(state, live or [], signals, sender, at)
 
 
 def names(fx: Effects) -> list[str]:
@@ -92,14 +92,14 @@ def kinds(fx: Effects) -> list[str]:
 def test_open_starts_stage_1_with_its_deadline_and_no_notices() -> None:
     text = "We disagree with the decision made yesterday and would like to discuss it."
     assert read("solihull", text) == []
-    fx = ladder("solihull").open(
+    fx = engine("solihull").open(
         reference="SSCP-2026-0001", opened_at=OPENED, raised_by=RAISER, signals=[]
     )
     assert (fx.state.stage, fx.state.status, fx.state.flags) == (1, "open", frozenset())
     [d] = fx.deadlines
     assert (d.stage, d.due_at, d.start_event) == (1, utc(2026, 11, 11, 17), "case_opened")
     assert d.reminder_at == utc(2026, 11, 11, 9)
-    assert d.rule.startswith(f"solihull@{ladder('solihull').loaded.version} ")
+    assert d.rule.startswith(f"solihull@{engine('solihull').loaded.version} ")
     assert fx.notices == [] and fx.closed == []
     assert fx.events[0] == (
         "ladder",
@@ -110,7 +110,7 @@ def test_open_starts_stage_1_with_its_deadline_and_no_notices() -> None:
 
 def test_open_with_a_cp_plan_sends_one_secure_iro_notice() -> None:
     signals = read("solihull", "Jamie Example is subject to a child protection plan.")
-    fx = ladder("solihull").open(
+    fx = engine("solihull").open(
         reference="SSCP-2026-0001", opened_at=OPENED, raised_by=RAISER, signals=signals
     )
     assert fx.state.flags == {"cp_plan"}
@@ -131,7 +131,7 @@ def test_open_with_a_cp_plan_sends_one_secure_iro_notice() -> None:
 
 def test_open_naming_stage_2_starts_there_with_evidence_but_no_stage_confirmation() -> None:
     signals = read("solihull", "I am escalating this to stage 2.")
-    fx = ladder("solihull").open(
+    fx = engine("solihull").open(
         reference="SSCP-2026-0001", opened_at=OPENED, raised_by=RAISER, signals=signals
     )
     assert fx.state.stage == 2 and fx.state.stage_entered_at == OPENED
@@ -390,7 +390,7 @@ def test_opening_at_a_later_stage_with_an_override_flag_has_a_deadline(
 ) -> None:
     signals = read(name, text)
     assert [s.kind for s in signals] == ["stage", "flag"]
-    fx = ladder(name).open(
+    fx = engine(name).open(
         reference="X-2026-0001", opened_at=OPENED, raised_by=RAISER, signals=signals
     )
     assert fx.state.stage == stage
@@ -401,7 +401,7 @@ def test_opening_at_a_later_stage_with_an_override_flag_has_a_deadline(
 
 
 def test_merton_opening_sends_no_feedback() -> None:
-    fx = ladder("merton").open(
+    fx = engine("merton").open(
         reference="MSCB-2026-0001", opened_at=OPENED, raised_by=RAISER, signals=[]
     )
     assert fx.notices == []
@@ -446,7 +446,7 @@ def test_merton_stage_4_also_tells_the_business_manager() -> None:
 
 @pytest.mark.parametrize(("track", "stage"), [("c1_nfa", "2"), ("d_s17_initial", "3")])
 def test_stage_phrases_are_read_per_track(track: str, stage: str) -> None:
-    lad = ladder("bedfordshire")
+    lad = engine("bedfordshire")
     signals = read_signals(
         "I am now referring the matter to the Head of Service.", "", lad.vocabulary_for(track)
     )

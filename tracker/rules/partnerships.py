@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tracker.config import Config
 from tracker.errors import ConfigError
-from tracker.ladder import Ladder
-from tracker.rulebook import LoadedProcedure, RuleFileError, load_procedure
+from tracker.rules.engine import Engine
+from tracker.rules.schema import LoadedRuleFile, RuleFileError, load_rule_file
 
 
 @dataclass(frozen=True)
@@ -26,28 +26,28 @@ class Partnership:
     #: Intake addresses (rule file): how a shared mailbox tells partnerships apart.
     addresses: frozenset[str]
     staff: frozenset[str]
-    ladder: Ladder
+    engine: Engine
 
     def role_address(self, role: str) -> str | None:
-        return self.ladder.procedure.role_address(role)
+        return self.engine.rule_file.role_address(role)
 
 
-class Procedures:
+class Partnerships:
     def __init__(self, partnerships: dict[str, Partnership]) -> None:
         self.by_name = partnerships
         self.by_prefix = {p.prefix: p for p in partnerships.values()}
 
     @classmethod
-    def from_config(cls, config: Config) -> Procedures:
+    def from_config(cls, config: Config) -> Partnerships:
         problems: list[str] = []
-        loaded: dict[str, LoadedProcedure] = {}
+        loaded: dict[str, LoadedRuleFile] = {}
         for name in config.partnerships:
             path = rule_path(config, name)
             if not path.exists():
                 problems.append(f"{path}: no rule file for partnership {name!r}")
                 continue
             try:
-                loaded[name] = load_procedure(path)
+                loaded[name] = load_rule_file(path)
             except RuleFileError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -55,16 +55,16 @@ class Procedures:
         out: dict[str, Partnership] = {}
         for name, lp in loaded.items():
             local = config.partnerships[name]
-            proc = lp.procedure
-            ladder = ladder_for(config, name, lp)
+            proc = lp.rule_file
+            engine = engine_for(config, name, lp)
             out[name] = Partnership(
                 name=name,
                 prefix=local.prefix or proc.partnership.reference_prefix,
                 display_name=local.display_name or proc.partnership.name,
                 domains=frozenset(d.lower() for d in (*proc.partnership.domains, *local.domains)),
                 addresses=frozenset(proc.partnership.addresses),
-                staff=ladder.staff,
-                ladder=ladder,
+                staff=engine.staff,
+                engine=engine,
             )
         prefixes = [p.prefix for p in out.values()]
         if len(set(prefixes)) != len(prefixes):
@@ -93,11 +93,11 @@ def rule_path(config: Config, name: str) -> Path:
     return config.paths.rules_dir / f"{name}.yaml"
 
 
-def ladder_for(config: Config, name: str, loaded: LoadedProcedure) -> Ladder:
+def engine_for(config: Config, name: str, loaded: LoadedRuleFile) -> Engine:
     """A procedure with this installation's local settings: extra closure days, more staff."""
     local = config.partnerships.get(name)
     staff = {
-        *loaded.procedure.partnership.staff,
+        *loaded.rule_file.partnership.staff,
         *(s.lower() for s in (local.staff if local else ())),
     }
-    return Ladder(loaded, local.extra_closures if local else (), staff)
+    return Engine(loaded, local.extra_closures if local else (), staff)

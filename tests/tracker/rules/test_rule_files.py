@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from tracker.cli import main
-from tracker.rulebook import load_procedure, rule_files
+from tracker.rules.schema import load_rule_file, rule_files
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "rules"
 TEMPLATES = REPO / "templates"
 PROCEDURES = REPO.parent / "shared" / "domain" / "procedures"
@@ -48,17 +48,17 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_the_rules_folder_holds_exactly_the_five_partnerships() -> None:
-    loaded = {path.stem: load_procedure(path) for path in rule_files(RULES)}
+    loaded = {path.stem: load_rule_file(path) for path in rule_files(RULES)}
     assert sorted(loaded) == list(FIVE)
     for name, lp in loaded.items():
-        assert lp.procedure.id == name
+        assert lp.rule_file.id == name
         assert re.fullmatch(r"[0-9a-f]{12}", lp.version)
-    prefixes = {lp.procedure.partnership.reference_prefix for lp in loaded.values()}
+    prefixes = {lp.rule_file.partnership.reference_prefix for lp in loaded.values()}
     assert prefixes == {"BEDS", "HSCB", "LLR", "MSCB", "SSCP"}
 
 
 def test_bedfordshire_has_its_eleven_tracks() -> None:
-    p = load_procedure(RULES / "bedfordshire.yaml").procedure
+    p = load_rule_file(RULES / "bedfordshire.yaml").rule_file
     assert sorted(p.tracks) == [
         "a_own_manager",
         "b_caf",
@@ -80,7 +80,7 @@ def test_bedfordshire_has_its_eleven_tracks() -> None:
 
 @pytest.mark.parametrize("name", FIVE)
 def test_every_template_a_rule_file_names_exists(name: str) -> None:
-    p = load_procedure(RULES / f"{name}.yaml").procedure
+    p = load_rule_file(RULES / f"{name}.yaml").rule_file
     templates = p.templates()
     assert templates, "every rule file names at least one template"
     for template in sorted(templates):
@@ -256,7 +256,7 @@ EXPLAIN = {
 def test_rules_explain_works_for_every_partnership(run: Run, name: str) -> None:
     code, out = run("rules", "explain", name, "--start", START)
     assert code == 0
-    p = load_procedure(RULES / f"{name}.yaml").procedure
+    p = load_rule_file(RULES / f"{name}.yaml").rule_file
     assert out[0] == f"{p.partnership.name} ({p.partnership.short}): {p.title}"
     timeline = out.index(
         f"Example timeline (track {p.default_track}): an escalation arriving "

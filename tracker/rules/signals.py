@@ -4,7 +4,7 @@ Practitioners do not fill in fields; they write "I am escalating this to
 stage 2" or "the child is subject to a child protection plan". This module
 turns the *new* text of a message (quoted history already cut off) and its
 subject into :class:`Signal` values. It only reads; whether a signal may
-change the case is decided by :mod:`tracker.ladder`.
+change the case is decided by :mod:`tracker.rules.engine`.
 
 Two kinds of signal:
 

@@ -1,4 +1,4 @@
-"""Reading stage moves, flags, commands and resolutions from mail text (tracker.inference).
+"""Reading stage moves, flags, commands and resolutions from mail text (tracker.rules.signals).
 
 Vocabularies come from the real rule files, so a rule file's stage phrases are
 part of what is tested. Names in the examples are fictional.
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tracker.inference import Signal, Vocabulary, read_signals
-from tracker.ladder import Ladder
-from tracker.rulebook import load_procedure
+from tracker.rules.engine import Engine
+from tracker.rules.schema import load_rule_file
+from tracker.rules.signals import Signal, Vocabulary, read_signals
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 @cache
 def vocab(name: str) -> Vocabulary:
-    return Ladder(load_procedure(RULES / f"{name}.yaml")).vocabulary
+    return Engine(load_rule_file(RULES / f"{name}.yaml")).vocabulary
 
 
 def read(text: str, subject: str = "", name: str = "solihull") -> list[Signal]:

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import pytest
 
-from tracker.inference import Signal
-from tracker.ladder import CaseState, Ladder, NewDeadline
-from tracker.rulebook import load_procedure
+from tracker.rules.engine import CaseState, Engine, NewDeadline
+from tracker.rules.schema import load_rule_file
+from tracker.rules.signals import Signal
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 RAISER = "p.shah@oakfield.example.sch.uk"
 PARTNERSHIPS = ("solihull", "merton", "bedfordshire", "hull", "llr")
 
@@ -42,8 +42,8 @@ def utc(y: int, mo: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 
 
 @cache
-def ladder(name: str) -> Ladder:
-    return Ladder(load_procedure(RULES / f"{name}.yaml"))
+def engine(name: str) -> Engine:
+    return Engine(load_rule_file(RULES / f"{name}.yaml"))
 
 
 def state(
@@ -55,10 +55,10 @@ def state(
     track: str | None = None,
     flags: frozenset[str] = frozenset(),
 ) -> CaseState:
-    lad = ladder(name)
+    lad = engine(name)
     return CaseState(
         reference="TEST-2026-0001",
-        track=track or lad.procedure.default_track,
+        track=track or lad.rule_file.default_track,
         stage=stage,
         flags=flags,
         status="open",
@@ -80,13 +80,13 @@ def deadline(
     flags: frozenset[str] = frozenset(),
 ) -> NewDeadline:
     st = state(name, stage, opened, entered, track=track, flags=flags)
-    nd = ladder(name).stage_deadline(st, at or entered or opened)
+    nd = engine(name).stage_deadline(st, at or entered or opened)
     assert nd is not None
     return nd
 
 
 def opened_deadline(name: str, at: datetime, signals: list[Signal] | None = None) -> NewDeadline:
-    fx = ladder(name).open(
+    fx = engine(name).open(
         reference="TEST-2026-0001", opened_at=at, raised_by=RAISER, signals=signals or []
     )
     [nd] = fx.deadlines
@@ -551,7 +551,7 @@ def test_llr_override_runs_from_the_time_asked_not_the_stage_entry() -> None:
     st = state(
         "llr", 2, utc(2026, 11, 9, 9), utc(2026, 11, 10, 9), flags=frozenset({"significant_harm"})
     )
-    nd = ladder("llr").stage_deadline(st, utc(2026, 11, 12, 11))
+    nd = engine("llr").stage_deadline(st, utc(2026, 11, 12, 11))
     assert nd is not None
     assert nd.due_at == utc(2026, 11, 12, 17)
     assert nd.rule.endswith("flags.significant_harm.deadline_override")

@@ -1,7 +1,7 @@
 """The rules engine: what a case's new mail means under its partnership's procedure (pure).
 
-:class:`Ladder` wraps one loaded rule file with its calendar and vocabulary.
-Given a case's state, its open deadlines and the :class:`~tracker.inference.Signal`
+:class:`Engine` wraps one loaded rule file with its calendar and vocabulary.
+Given a case's state, its open deadlines and the :class:`~tracker.rules.signals.Signal`
 values read from a message, it returns :class:`Effects`: the new state, the
 timeline lines (each naming the words that triggered it), deadlines to close
 and to create, and notifications to queue. It touches no database, mailbox or
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tracker.calendar import Due, WorkingCalendar
-from tracker.inference import Signal, Vocabulary
-from tracker.rulebook import KNOWN_FLAGS, TAXONOMY, Deadline, LoadedProcedure, Procedure
+from tracker.rules.calendar import Due, WorkingCalendar
+from tracker.rules.schema import KNOWN_FLAGS, TAXONOMY, LoadedRuleFile, RuleFile, Timescale
+from tracker.rules.signals import Signal, Vocabulary
 
 
 @dataclass(frozen=True)
@@ -93,19 +93,19 @@ class Effects:
     notices: list[Notice] = field(default_factory=list)
 
 
-class Ladder:
+class Engine:
     """One partnership's procedure, ready to apply."""
 
     def __init__(
         self,
-        loaded: LoadedProcedure,
+        loaded: LoadedRuleFile,
         extra_closures: Iterable[date] = (),
         staff: Iterable[str] | None = None,
     ) -> None:
         self.loaded = loaded
-        self.procedure: Procedure = loaded.procedure
-        self.calendar = WorkingCalendar(self.procedure.calendar.settings(extra_closures))
-        p = self.procedure
+        self.rule_file: RuleFile = loaded.rule_file
+        self.calendar = WorkingCalendar(self.rule_file.calendar.settings(extra_closures))
+        p = self.rule_file
         flags = {name: f.phrases for name, f in p.flags.items()}
         categories = [(c.maps_to, c.keywords) for c in p.categories]
         # Stage phrases belong to a track: "Head of Service" is level 2 in one of
@@ -126,7 +126,7 @@ class Ladder:
 
     # -- deadlines -------------------------------------------------------------
 
-    def _due(self, spec: Deadline, start: datetime) -> Due | None:
+    def _due(self, spec: Timescale, start: datetime) -> Due | None:
         if not spec.computable:
             return None
         return self.calendar.due(start, spec.within, spec.unit or "")
@@ -135,7 +135,7 @@ class Ladder:
         self, state: CaseState, at: datetime, *, override_from: datetime | None = None
     ) -> NewDeadline | None:
         """The deadline of the case's current stage, with any flag override applied."""
-        track = self.procedure.track(state.track)
+        track = self.rule_file.track(state.track)
         stage = track.stage(state.stage)
         if stage is None:
             return None
@@ -153,7 +153,7 @@ class Ladder:
             path,
         )
         for name in sorted(state.flags):
-            flag = self.procedure.flags.get(name)
+            flag = self.rule_file.flags.get(name)
             if flag is None or flag.deadline_override is None:
                 continue
             o = flag.deadline_override
@@ -188,14 +188,14 @@ class Ladder:
             started_at=started,
             due_at=due.due_at if due else None,
             out_of_hours=due.out_of_hours if due else False,
-            rule=f"{self.procedure.id}@{self.loaded.version} {path}",
+            rule=f"{self.rule_file.id}@{self.loaded.version} {path}",
             explanation=explanation,
             reminder_at=self.reminder_time(due.due_at if due else None, started),
         )
 
     def reminder_time(self, due_at: datetime | None, started: datetime) -> datetime | None:
         """When to remind before ``due_at``; None when there is no room for a reminder."""
-        reminder = self.procedure.chasers.reminder
+        reminder = self.rule_file.chasers.reminder
         if due_at is None or reminder is None:
             return None
         if reminder.when == "hours_before":
@@ -217,7 +217,7 @@ class Ladder:
         """A new case: stage 1 (or the stage the first message names), flags, deadline, notices."""
         state = CaseState(
             reference=reference,
-            track=self.procedure.default_track,
+            track=self.rule_file.default_track,
             stage=1,
             flags=frozenset(),
             status="open",
@@ -257,11 +257,11 @@ class Ladder:
         return fx
 
     def _position(self, state: CaseState) -> str:
-        track = self.procedure.track(state.track)
+        track = self.rule_file.track(state.track)
         stage = track.stage(state.stage)
         name = stage.name if stage else "?"
         return (
-            f"{self.procedure.partnership.short} procedure, track {state.track}: "
+            f"{self.rule_file.partnership.short} procedure, track {state.track}: "
             f"stage {state.stage} of {len(track.stages)} ({name})"
         )
 
@@ -312,17 +312,17 @@ class Ladder:
                 if any(t == "stage_changed" for t, _ in triggers):
                     live = []
             elif sig.kind == "flag":
-                if sig.value not in self.procedure.flags and sig.value not in KNOWN_FLAGS:
+                if sig.value not in self.rule_file.flags and sig.value not in KNOWN_FLAGS:
                     refuse(sig, f"no flag named {sig.value!r} in this procedure")
                 elif sig.value not in st.flags:
                     fx.state = replace(st, flags=st.flags | {sig.value})
                     label = (
-                        self.procedure.flags[sig.value].label
-                        if sig.value in self.procedure.flags
+                        self.rule_file.flags[sig.value].label
+                        if sig.value in self.rule_file.flags
                         else sig.value
                     )
                     fx.events.append(("flag-set", f"flag {sig.value} ({label}) set: {how(sig)}"))
-                    advice = self.procedure.flags.get(sig.value)
+                    advice = self.rule_file.flags.get(sig.value)
                     if advice is not None and advice.advice:
                         fx.events.append(("advice", advice.advice))
                     triggers.append(("flag_set", sig.value))
@@ -334,7 +334,7 @@ class Ladder:
                     fx.state = replace(st, flags=st.flags - {sig.value})
                     fx.events.append(("flag-cleared", f"flag {sig.value} cleared: {how(sig)}"))
             elif sig.kind == "category":
-                cat = self.procedure.category(sig.value)
+                cat = self.rule_file.category(sig.value)
                 value = cat.maps_to if cat else (sig.value if sig.value in TAXONOMY else None)
                 if value is None:
                     refuse(sig, "not a category of this procedure or of the shared taxonomy")
@@ -349,7 +349,7 @@ class Ladder:
             elif sig.kind == "track":
                 if not staff:
                     refuse(sig, "only the partnership's staff can change the track")
-                elif sig.value not in self.procedure.tracks:
+                elif sig.value not in self.rule_file.tracks:
                     refuse(sig, f"no track {sig.value!r} in this procedure")
                 elif sig.value != st.track:
                     self._close_all(fx, live)
@@ -374,7 +374,7 @@ class Ladder:
     ) -> None:
         st = fx.state
         number = int(sig.value)
-        track = self.procedure.track(st.track)
+        track = self.rule_file.track(st.track)
         if track.stage(number) is None:
             refuse(sig, f"track {st.track} has stages 1 to {len(track.stages)}")
             return
@@ -412,7 +412,7 @@ class Ladder:
         opening: bool,
     ) -> list[OpenDeadline]:
         """A newly set flag with a stricter timescale supersedes the current deadline."""
-        spec = self.procedure.flags.get(flag)
+        spec = self.rule_file.flags.get(flag)
         if spec is None or spec.deadline_override is None:
             return live
         candidate = self.stage_deadline(fx.state, at, override_from=at)
@@ -438,11 +438,11 @@ class Ladder:
     def _notify(self, fx: Effects, triggers: Sequence[tuple[str, str | None]]) -> None:
         state = fx.state
         seen = set(state.notified)
-        for name, note in self.procedure.notifications.items():
+        for name, note in self.rule_file.notifications.items():
             fired = None
             for trig, flag in triggers:
                 if trig == "flag_set":
-                    flag_spec = self.procedure.flags.get(flag or "")
+                    flag_spec = self.rule_file.flags.get(flag or "")
                     listed = flag_spec is not None and name in flag_spec.notify
                     if not (listed or ("flag_set" in note.on and flag in note.when_flags_any)):
                         continue

@@ -5,8 +5,8 @@ who is told what and when, its calendar) is a YAML file that a business
 manager can read and a reviewer can check against the source document. This
 module only describes and validates those files (pydantic, ``extra="forbid"``
 so a misspelt key is an error, not a silently ignored setting); the engine
-that acts on them is :mod:`tracker.ladder`, the arithmetic
-:mod:`tracker.calendar`.
+that acts on them is :mod:`tracker.rules.engine`, the arithmetic
+:mod:`tracker.rules.calendar`.
 
 Errors name the file and the key path (``rules/hull.yaml: tracks.default.stages.2.deadline.unit:
 Input should be ...``) so ``tracker rules check`` can list every one of them.
@@ -25,8 +25,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tracker.calendar import CalendarSettings
 from tracker.errors import ConfigError
+from tracker.rules.calendar import CalendarSettings
 
 SCHEMA = "escalation-tracker/rules/v1"
 
@@ -49,7 +49,7 @@ TAXONOMY = (
     "other",
 )
 
-#: Flags the tracker reads from mail text itself (see :mod:`tracker.inference`).
+#: Flags the tracker reads from mail text itself (see :mod:`tracker.rules.signals`).
 KNOWN_FLAGS = (
     "significant_harm",
     "immediate_danger",
@@ -103,7 +103,7 @@ class Provenance(_Strict):
     notes: list[str] = Field(default_factory=list)
 
 
-class Partnership(_Strict):
+class PartnershipSection(_Strict):
     name: str
     short: str
     reference_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
@@ -185,7 +185,7 @@ class Role(_Strict):
         return value.lower() if value else value
 
 
-class Deadline(_Strict):
+class Timescale(_Strict):
     """A stage's timescale. ``basis: not_stated`` carries no number: none is invented."""
 
     within: float | None = None
@@ -201,7 +201,7 @@ class Deadline(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
-    def _shape(self) -> Deadline:
+    def _shape(self) -> Timescale:
         if self.basis == "not_stated":
             if self.within is not None or self.unit not in (None, "qualitative"):
                 raise ValueError("basis 'not_stated' takes no timescale: invent none")
@@ -231,7 +231,7 @@ class Stage(_Strict):
     number: int = Field(ge=1)
     name: str
     actors: list[str] = Field(min_length=1)
-    deadline: Deadline
+    deadline: Timescale
     #: Phrases that, in a reply, mean the case has moved to this stage
     #: ("referring to the Head of Service"); "stage N" is always understood.
     phrases: list[str] = Field(default_factory=list)
@@ -315,13 +315,13 @@ class Chasers(_Strict):
     rollup_to: list[str] = Field(default_factory=lambda: ["business_manager"])
 
 
-class Procedure(_Strict):
+class RuleFile(_Strict):
     """One partnership's escalation procedure (one ``rules/<id>.yaml``)."""
 
     schema_: Literal["escalation-tracker/rules/v1"] = Field(alias="schema")
     id: Annotated[str, Field(pattern=_ID)]
     title: str
-    partnership: Partnership
+    partnership: PartnershipSection
     provenance: Provenance
     calendar: Calendar
     roles: dict[str, Role]
@@ -361,8 +361,8 @@ class Procedure(_Strict):
 
 
 @dataclass(frozen=True)
-class LoadedProcedure:
-    procedure: Procedure
+class LoadedRuleFile:
+    rule_file: RuleFile
     path: Path
     #: sha256 of the file's bytes (first 12 hex): stored with every deadline it produced.
     version: str
@@ -463,19 +463,19 @@ def reference_problems(data: Any) -> list[tuple[str, str]]:
     return problems
 
 
-def parse_procedure(data: Any, source: str) -> Procedure:
+def parse_rule_file(data: Any, source: str) -> RuleFile:
     """Validate a rule file's mapping, reporting field errors and undefined names together."""
     errors = [f"{source}: {loc}: {msg}" for loc, msg in reference_problems(data)]
     try:
-        procedure = Procedure.model_validate(data)
+        rule_file = RuleFile.model_validate(data)
     except ValidationError as exc:
         raise RuleFileError(_yaml_errors(exc, source) + errors) from None
     if errors:
         raise RuleFileError(errors)
-    return procedure
+    return rule_file
 
 
-def load_procedure(path: Path) -> LoadedProcedure:
+def load_rule_file(path: Path) -> LoadedRuleFile:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -486,10 +486,10 @@ def load_procedure(path: Path) -> LoadedProcedure:
         raise RuleFileError([f"{path}: not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):
         raise RuleFileError([f"{path}: (top level): expected a mapping of keys"])
-    procedure = parse_procedure(data, str(path))
-    if procedure.id != path.stem:
-        raise RuleFileError([f"{path}: id: {procedure.id!r} must match the file name"])
-    return LoadedProcedure(procedure, path, hashlib.sha256(raw).hexdigest()[:12])
+    rule_file = parse_rule_file(data, str(path))
+    if rule_file.id != path.stem:
+        raise RuleFileError([f"{path}: id: {rule_file.id!r} must match the file name"])
+    return LoadedRuleFile(rule_file, path, hashlib.sha256(raw).hexdigest()[:12])
 
 
 def rule_files(rules_dir: Path) -> list[Path]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from tracker.ladder import CaseState, Ladder
-from tracker.rulebook import Deadline
+from tracker.rules.engine import CaseState, Engine
+from tracker.rules.schema import Timescale
 
 _UNIT_WORDS = {
     "working_days": ("working day", "working days"),
@@ -28,7 +28,7 @@ _BASIS = {
 _FROM = {"case_opened": "the case being opened", "stage_entered": "the stage being entered"}
 
 
-def timescale(d: Deadline) -> str:
+def timescale(d: Timescale) -> str:
     if d.basis == "not_stated":
         return "no timescale stated"
     if d.unit == "qualitative":
@@ -43,13 +43,13 @@ def timescale(d: Deadline) -> str:
     return f"within {n} {one if value == 1 else many} of {_FROM[d.start]}"
 
 
-def _time(t: datetime, ladder: Ladder) -> str:
-    return t.astimezone(ladder.zone).strftime("%a %d %b %Y %H:%M")
+def _time(t: datetime, engine: Engine) -> str:
+    return t.astimezone(engine.zone).strftime("%a %d %b %Y %H:%M")
 
 
-def explain(ladder: Ladder, start: datetime, today: date, track: str | None = None) -> list[str]:
+def explain(engine: Engine, start: datetime, today: date, track: str | None = None) -> list[str]:
     """The lines ``tracker rules explain`` prints."""
-    p = ladder.procedure
+    p = engine.rule_file
     cal = p.calendar
     out = [f"{p.partnership.name} ({p.partnership.short}): {p.title}"]
     src = p.provenance
@@ -75,7 +75,7 @@ def explain(ladder: Ladder, start: datetime, today: date, track: str | None = No
     out.append(
         f"References: {p.partnership.reference_prefix}-YYYY-NNNN; intake addresses: "
         f"{', '.join(p.partnership.addresses)}; staff who can steer cases: "
-        f"{', '.join(sorted(ladder.staff)) or 'none'}"
+        f"{', '.join(sorted(engine.staff)) or 'none'}"
     )
     for name, tr in p.tracks.items():
         default = " (default)" if name == p.default_track else ""
@@ -98,7 +98,7 @@ def explain(ladder: Ladder, start: datetime, today: date, track: str | None = No
             parts = [f"  {name}: {f.label}"]
             if f.deadline_override:
                 o = f.deadline_override
-                ov = Deadline.model_validate(
+                ov = Timescale.model_validate(
                     {"within": o.within, "unit": o.unit, "basis": o.basis, "from": "stage_entered"}
                 )
                 parts.append(
@@ -148,7 +148,7 @@ def explain(ladder: Ladder, start: datetime, today: date, track: str | None = No
     tr = p.track(name)
     out.append("")
     out.append(
-        f"Example timeline (track {name}): an escalation arriving {_time(start, ladder)}, "
+        f"Example timeline (track {name}): an escalation arriving {_time(start, engine)}, "
         "each stage entered when the one before falls due"
     )
     at = start
@@ -164,12 +164,12 @@ def explain(ladder: Ladder, start: datetime, today: date, track: str | None = No
             stage_entered_at=at,
             raised_by="",
         )
-        nd = ladder.stage_deadline(state, at)
+        nd = engine.stage_deadline(state, at)
         if nd is None or nd.due_at is None:
             out.append(f"  Stage {st.number}: no deadline ({timescale(st.deadline)})")
             continue
         warn = "  [out of hours]" if nd.out_of_hours else ""
-        out.append(f"  Stage {st.number}: due {_time(nd.due_at, ladder)}{warn}")
+        out.append(f"  Stage {st.number}: due {_time(nd.due_at, engine)}{warn}")
         at = nd.due_at
     for flag_name, flag in p.flags.items():
         if flag.deadline_override is None:
@@ -185,10 +185,10 @@ def explain(ladder: Ladder, start: datetime, today: date, track: str | None = No
             stage_entered_at=start,
             raised_by="",
         )
-        nd = ladder.stage_deadline(state, start)
+        nd = engine.stage_deadline(state, start)
         if nd is not None and nd.due_at is not None:
             warn = "  [out of hours: use the out-of-hours service]" if nd.out_of_hours else ""
             out.append(
-                f"  With {flag_name} on arrival: stage 1 due {_time(nd.due_at, ladder)}{warn}"
+                f"  With {flag_name} on arrival: stage 1 due {_time(nd.due_at, engine)}{warn}"
             )
     return out
