@@ -165,7 +165,7 @@ def deliver_pending(
     remaining = limit
     done: _Result | None = None
     while remaining > 0:
-        with store.engine.begin() as conn:
+        with store.connection() as conn:
             if done is not None:
                 _record(conn, done, report)
                 done = None
@@ -174,7 +174,7 @@ def deliver_pending(
             break
         for row_id in due:
             remaining -= 1
-            with store.engine.begin() as conn:
+            with store.connection() as conn:
                 if done is not None:
                     _record(conn, done, report)
                     done = None
@@ -182,7 +182,7 @@ def deliver_pending(
             if row is not None:
                 done = _hand_over(sender, clock, _Claimed(**row._asdict()), max_attempts)
     if done is not None:
-        with store.engine.begin() as conn:
+        with store.connection() as conn:
             _record(conn, done, report)
     return report
 
