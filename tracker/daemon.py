@@ -21,17 +21,19 @@ from ingest.errors import AuthenticationFailed, SourceError
 from ingest.raw import RawMessage
 from ingest.sources.backoff import Backoff
 from ingest.sources.base import Source
-from tracker import chasers, outbox
+from tracker import chasers, delivery
 from tracker.clock import Clock
 from tracker.config import Config, MailboxConfig
+from tracker.intake import Result
+from tracker.kinds import Outcome
 from tracker.reports import digest_job
 from tracker.senders.base import Sender
-from tracker.service import OUTCOMES, Outcome, Service
+from tracker.service import Service
 from tracker.store import DbSourceState, Store, observe_clock
 
 log = logging.getLogger(__name__)
 
-Reporter = Callable[[str, Outcome], None]
+Reporter = Callable[[str, Result], None]
 
 
 def make_source(mailbox: MailboxConfig, store: Store) -> Source:
@@ -72,7 +74,7 @@ class RunReport:
     fetched: int = 0
     #: Fetched again after an earlier run had already processed them (only the ack was missing).
     seen_before: int = 0
-    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     sent: int = 0
     chasers: int = 0
     retried: int = 0
@@ -80,7 +82,7 @@ class RunReport:
     uncertain: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Result) -> None:
         self.outcomes[outcome.outcome] = self.outcomes.get(outcome.outcome, 0) + 1
 
     def summary(self) -> str:
@@ -159,9 +161,9 @@ class Daemon:
             self._outbox_wakeup.set()  # acknowledgements and notifications
         return len(batch)
 
-    def deliver(self) -> outbox.DeliveryReport:
+    def deliver(self) -> delivery.DeliveryReport:
         with self._outbox_lock:
-            rep = outbox.deliver_pending(
+            rep = delivery.deliver_pending(
                 self.store, self.sender, self.clock, max_attempts=self.config.outgoing.max_attempts
             )
         with self._report_lock:

@@ -6,7 +6,8 @@
      └── TrackerError
           ├── ConfigError               the configuration file is missing or invalid
           ├── StoreError                the database cannot be used
-          │    └── AppendOnlyError      someone tried to edit a case's timeline
+          │    ├── AppendOnlyError      someone tried to edit a case's timeline
+          │    └── ConflictError        another daemon changed what a batch was decided on
           ├── TemplateError (notify)    a mail template is missing or broken
           └── DeliveryError             outgoing mail could not be handed over
                ├── TemporaryDeliveryError   try again later (network, 4xx)
@@ -28,6 +29,10 @@ class ConfigError(TrackerError):
 
 class StoreError(TrackerError):
     """The database cannot be reached or is not in the expected shape."""
+
+
+class ConflictError(StoreError):
+    """Another daemon wrote what a batch was decided on (a reference number); decide again."""
 
 
 class DeliveryError(TrackerError):

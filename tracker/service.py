@@ -11,36 +11,33 @@ from __future__ import annotations
 
 import logging
 import os
-import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 
-from ingest.classify import Policy, Verdict, classify
-from ingest.errors import ParseError
-from ingest.forms import FormLimits, extract
-from ingest.parse import parse
+from ingest.classify import Policy
+from ingest.forms import FormLimits
 from ingest.raw import RawMessage
 from tracker.clock import Clock
 from tracker.config import Config, child_key_secret
-from tracker.errors import ConfigError
-from tracker.intake import Intake, Outcome, Work, chunks
+from tracker.errors import ConfigError, ConflictError
+from tracker.intake import Intake, Result, Work, chunks
+from tracker.intake.reading import read
+from tracker.kinds import EventKind, Outcome
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
 from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
-__all__ = ["OUTCOMES", "Outcome", "Service", "Stored"]
+__all__ = ["Result", "Service", "Stored"]
 
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("tracker.decisions")
-
-OUTCOMES = ("case", "thread", "ignored", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,7 @@ class Service:
             max_total_bytes=config.forms.max_total_bytes,
             parse_timeout_seconds=config.forms.parse_timeout_seconds,
         )
-        self.intake = Intake(
-            config, renderer, self.policy, self.partnerships, child_key_secret(config)
-        )
+        self.intake = Intake(config, renderer, self.partnerships, child_key_secret(config))
 
     # -- stage 1: make the bytes durable ----------------------------------
 
@@ -169,7 +164,7 @@ class Service:
 
     # -- stage 2: decide ---------------------------------------------------
 
-    def process_stored(self, stored: Sequence[Stored]) -> list[Outcome]:
+    def process_stored(self, stored: Sequence[Stored]) -> list[Result]:
         """Process the not-yet-done messages of a batch just committed."""
         work = [
             _Unparsed(st.raw_id, st.raw.mailbox, st.raw.received_at, st.raw.data)
@@ -178,7 +173,7 @@ class Service:
         ]
         return self._process(work)
 
-    def process_pending(self, limit: int = 500) -> list[Outcome]:
+    def process_pending(self, limit: int = 500) -> list[Result]:
         """Process rows left ``pending`` by a daemon that stopped (or a replay)."""
         with self.store.transaction() as s:
             rows = s.scalars(
@@ -191,7 +186,7 @@ class Service:
             work = [_Unparsed(r.id, r.mailbox, r.received_at, r.data) for r in rows]
         return self._process(work)
 
-    def _process(self, work: Sequence[_Unparsed]) -> list[Outcome]:
+    def _process(self, work: Sequence[_Unparsed]) -> list[Result]:
         if not work:
             return []
         with self.store.transaction() as s:
@@ -227,14 +222,14 @@ class Service:
                 .values(attempts=RawMail.attempts + 1)
             )
 
-    def _give_up(self, w: _Unparsed, attempts: int) -> Outcome:
+    def _give_up(self, w: _Unparsed, attempts: int) -> Result:
         reason = f"processing stopped the daemon {attempts} times; not tried again"
         now = self.clock.now()
         with self.store.transaction() as s:
             raw = s.get_one(RawMail, w.raw_id)
             raw.state, raw.outcome, raw.reason, raw.processed_at = (
                 "done",
-                "quarantined",
+                Outcome.QUARANTINED,
                 reason,
                 now,
             )
@@ -243,60 +238,36 @@ class Service:
                     case_id=None,
                     raw_id=raw.id,
                     at=now,
-                    kind="quarantined",
+                    kind=EventKind.QUARANTINED,
                     detail=f"message {raw.id} from mailbox {raw.mailbox} quarantined: {reason}",
                 )
             )
-        return Outcome(w.raw_id, "quarantined", reason)
+        return Result(w.raw_id, Outcome.QUARANTINED, reason)
 
-    def _read_all_forms(self, parsed: list[Work], data: list[bytes]) -> list[Work]:
-        """Forms of a batch, several messages at a time.
+    def _read_all(self, work: Sequence[_Unparsed]) -> list[Work]:
+        """Parse, classify and read the forms of a batch, several messages at a time.
 
         Reading an attachment waits on a worker process (a real PDF can take a
         tenth of a second), so a backlog is read several messages at once.
         """
-        if len(parsed) < 2:
-            return [self._read_forms(w, d) for w, d in zip(parsed, data, strict=True)]
-        return list(self._forms_pool.map(self._read_forms, parsed, data))
 
-    def _read_forms(self, w: Work, data: bytes) -> Work:
-        """Forms and case fields of a person's message, read before the transaction.
+        def one(w: _Unparsed) -> Work:
+            return read(w.raw_id, w.mailbox, w.received_at, w.data, self.policy, self.form_limits)
 
-        Attachments are read in killable worker processes under the configured
-        limits, so this must not run while the database is locked; robots'
-        mail (bounces carry the original as an attachment) is not read at all.
-        """
-        if w.email is None or classify(w.email, self.policy).verdict is not Verdict.PERSON:
-            return w
-        try:
-            forms = extract(data, self.form_limits)
-        except Exception as exc:  # extract promises not to raise; a bug must not lose mail
-            log.error("reading forms of raw message %s failed (%s)", w.raw_id, type(exc).__name__)
-            return w
-        return replace(w, forms=forms)
+        if len(work) < 2:
+            return [one(w) for w in work]
+        return list(self._forms_pool.map(one, work))
 
-    def _run_batch(self, work: Sequence[_Unparsed]) -> list[Outcome]:
-        parsed: list[Work] = []
-        for w in work:
-            try:
-                parsed.append(Work(w.raw_id, w.mailbox, w.received_at, parse(w.data), None))
-            except ParseError as exc:
-                parsed.append(
-                    Work(w.raw_id, w.mailbox, w.received_at, None, f"cannot parse: {exc}")
-                )
-            except Exception as exc:  # a parser bug must not lose the message
-                trace = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
-                reason = f"parser failed: {type(exc).__name__}"
-                parsed.append(Work(w.raw_id, w.mailbox, w.received_at, None, reason, trace))
-        parsed = self._read_all_forms(parsed, [w.data for w in work])
+    def _run_batch(self, work: Sequence[_Unparsed]) -> list[Result]:
+        parsed = self._read_all(work)
         for attempt in range(3):
             try:
                 with self.store.transaction() as s:
                     outcomes = self.intake.run(s, parsed, self.clock.now())
                 break
-            except IntegrityError:
-                # Another daemon stored the same Message-ID or reference first
-                # (PostgreSQL); the next attempt sees its rows and deduplicates.
+            except (IntegrityError, ConflictError):
+                # Another daemon stored the same Message-ID or took a reference number
+                # first (PostgreSQL); the next attempt sees its rows and decides again.
                 if attempt == 2:
                     raise
                 log.info("concurrent update detected; retrying batch of %d", len(parsed))

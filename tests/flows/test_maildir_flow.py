@@ -341,16 +341,16 @@ def test_a_bug_on_one_message_quarantines_only_that_message(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import tracker.intake
+    import tracker.intake.triage
 
-    real = tracker.intake.classify
+    real = tracker.intake.triage.match
 
-    def flaky(email, policy):  # type: ignore[no-untyped-def]
+    def flaky(email, lookup, prefixes):  # type: ignore[no-untyped-def]
         if "boom" in email.subject:
             raise ValueError(f"cannot handle {CHILD_NAME}")
-        return real(email, policy)
+        return real(email, lookup, prefixes)
 
-    monkeypatch.setattr(tracker.intake, "classify", flaky)
+    monkeypatch.setattr(tracker.intake.triage, "match", flaky)
     h = h_sqlite
     h.deliver(rfc822(message_id="<ok1@x.example>", sender="A <a@x.example>"))
     h.deliver(rfc822(message_id="<bad@x.example>", subject="boom", sender="B <b@x.example>"))
