@@ -12,11 +12,11 @@
 
 from tracker.intake.apply import apply
 from tracker.intake.context import Context
-from tracker.intake.triage import decide
 from tracker.intake.decision import Changes, Decision
 from tracker.intake.load import CHUNK, chunks, load_snapshot
 from tracker.intake.run import Intake, decide_all
 from tracker.intake.snapshot import CaseView, Snapshot
+from tracker.intake.triage import decide
 from tracker.intake.work import Result, Work
 
 __all__ = [

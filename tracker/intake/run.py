@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from tracker.config import Config
 from tracker.intake.apply import apply
 from tracker.intake.context import Context
-from tracker.intake.triage import decide
 from tracker.intake.decision import Decision
 from tracker.intake.load import load_snapshot
 from tracker.intake.outcomes import quarantine
 from tracker.intake.snapshot import Snapshot
+from tracker.intake.triage import decide
 from tracker.intake.work import Result, Work
 from tracker.notify import Renderer
 from tracker.rules.partnerships import Partnerships
