@@ -1,6 +1,84 @@
-"""Ingest: mailbox sources, parsing and classification.
+"""Ingest: mailbox sources, parsing, classification and forms.
 
 Nothing in this package imports :mod:`tracker`; it hands plain frozen value
-objects (:class:`ingest.raw.RawMessage`, :class:`ingest.parse.ParsedEmail`,
-:class:`ingest.classify.Classification`) to the tracker.
+objects (:class:`RawMessage`, :class:`ParsedEmail`, :class:`Classification`,
+:class:`Extraction`) to the tracker.
+
+The names below are the public surface (``tests/test_exported_members.py``
+keeps the list honest). The errors are imported at once; everything else is
+imported on first use, so that ``import ingest.errors`` (which every tracker
+module does) costs nothing and a pure module never pulls in the form readers
+through this package. The two stages themselves are not re-exported: a name
+here cannot be both the subpackage and its function, so they are
+``ingest.parse.parse`` and ``ingest.classify.classify``.
 """
+
+import importlib
+import typing
+
+from ingest.errors import (
+    AuthenticationFailed,
+    EscalationTrackerError,
+    IngestError,
+    ParseError,
+    SourceError,
+    SourceProtocolError,
+    SourceUnavailable,
+)
+
+if typing.TYPE_CHECKING:
+    from ingest.classify import Classification, Policy, Verdict
+    from ingest.forms import Extraction, FormLimits, extract
+    from ingest.parse import Address, AttachmentInfo, ParsedEmail
+    from ingest.raw import RawMessage
+    from ingest.sources.base import Source
+
+__all__ = [
+    "Address",
+    "AttachmentInfo",
+    "AuthenticationFailed",
+    "Classification",
+    "EscalationTrackerError",
+    "Extraction",
+    "FormLimits",
+    "IngestError",
+    "ParseError",
+    "ParsedEmail",
+    "Policy",
+    "RawMessage",
+    "Source",
+    "SourceError",
+    "SourceProtocolError",
+    "SourceUnavailable",
+    "Verdict",
+    "extract",
+]
+
+#: Public name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    "Address": "ingest.parse",
+    "AttachmentInfo": "ingest.parse",
+    "Classification": "ingest.classify",
+    "Extraction": "ingest.forms",
+    "FormLimits": "ingest.forms",
+    "ParsedEmail": "ingest.parse",
+    "Policy": "ingest.classify",
+    "RawMessage": "ingest.raw",
+    "Source": "ingest.sources.base",
+    "Verdict": "ingest.classify",
+    "extract": "ingest.forms",
+}
+
+# Defined for the interpreter only: mypy reads the imports above instead, so a
+# misspelt name is still an error there.
+if not typing.TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
