@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.config import Config
-from tracker.model import Case, Deadline, Event, Message, OutboxItem
+from tracker.model import Case, Deadline, OutboxItem
 from tracker.notify import Renderer, render_mail
+from tracker.outbox import OutgoingMail, enqueue
 from tracker.rules.partnerships import Partnership, Partnerships
 from tracker.store import Store
 
@@ -186,10 +187,11 @@ def run_due(
             report.due = find_due(s, partnerships, now, window)
             if dry_run:
                 return report
+            mails: list[OutgoingMail] = []
             for chase in report.due:
-                report.queued += _queue(
-                    s, chase, partnerships[chase.partnership], renderer, config, now
-                )
+                mails += _claim(s, chase, partnerships[chase.partnership], renderer, config, now)
+            enqueue(s, mails, now)
+            report.queued = len(mails)
     except IntegrityError:
         # Another daemon queued the same roll-up a moment earlier (PostgreSQL); this
         # transaction is undone as a whole and the next tick finds nothing left to do.
@@ -200,9 +202,14 @@ def run_due(
     return report
 
 
-def _queue(
+def _claim(
     s: Session, chase: Chase, p: Partnership, renderer: Renderer, config: Config, now: datetime
-) -> int:
+) -> list[OutgoingMail]:
+    """Claim ``chase`` on its deadline row and render its mails (none if another daemon won).
+
+    The claim is a conditional UPDATE in the caller's transaction, the same
+    one that queues the mails, so a chaser is recorded exactly when it is queued.
+    """
     if chase.deadline_id is not None:
         column = Deadline.reminded_at if chase.kind == "reminder" else Deadline.overdue_at
         values: dict[str, datetime] = {column.key: now}
@@ -214,7 +221,7 @@ def _queue(
             .values(**values)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return 0  # another daemon got there first
+            return []  # another daemon got there first
     track = p.engine.rule_file.track(chase.track)
     stage = track.stage(chase.stage) if chase.stage else None
     zone = p.engine.zone
@@ -236,7 +243,7 @@ def _queue(
     }[chase.kind]
     reference = chase.reference or p.prefix
     from_addr = config.outgoing.from_address
-    queued = 0
+    mails: list[OutgoingMail] = []
     for i, to in enumerate(chase.to):
         if chase.kind == "rollup":
             day = now.astimezone(zone).date().isoformat()
@@ -255,46 +262,19 @@ def _queue(
             date=now,
             reply_to=p.role_address("business_manager"),
         )
-        s.execute(
-            insert(OutboxItem).values(
-                intent=intent,
-                case_id=chase.case_id,
+        mails.append(
+            OutgoingMail(
                 kind=chase.kind,
+                intent=intent,
+                to=to,
                 message_id=mail.message_id,
                 envelope_from=from_addr,
-                recipients=[to],
-                rate_key=to.lower(),
                 data=mail.data,
                 automatic=True,
-                state="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
-        s.execute(
-            insert(Message).values(
                 case_id=chase.case_id,
-                raw_id=None,
-                direction="out",
-                message_id=mail.message_id,
-                content_hash=None,
-                from_addr=from_addr,
-                at=now,
-                verdict="own",
-                threaded_via=None,
+                detail=f"{chase.kind} for stage {chase.stage} (due "
+                f"{context['due_local']}) <{mail.message_id}> queued to {to}",
+                on_timeline=chase.case_id is not None,
             )
         )
-        if chase.case_id is not None:
-            s.execute(
-                insert(Event).values(
-                    case_id=chase.case_id,
-                    raw_id=None,
-                    at=now,
-                    kind=f"{chase.kind}-queued",
-                    detail=f"{chase.kind} for stage {chase.stage} (due "
-                    f"{context['due_local']}) <{mail.message_id}> queued to {to}",
-                )
-            )
-        queued += 1
-    return queued
+    return mails

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.charset import QP, Charset
 from email.header import Header
+from email.message import Message
 from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime
@@ -109,6 +110,59 @@ def neutral_subject(reference: str, phrase: str) -> str:
     return f"{subject_tag(reference)} {phrase}".strip()
 
 
+def stamp_headers(
+    msg: Message,
+    *,
+    from_addr: str,
+    to: str,
+    subject: str,
+    date: datetime,
+    message_id: str,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+    tracker_header: str,
+    auto_submitted: str | None,
+) -> None:
+    """Set the headers every mail we send carries; the one place that stamps them.
+
+    Loop prevention depends on them agreeing across every kind of mail: our
+    own header (:data:`ingest.classify.OWN_MAIL_HEADER`) and the Message-ID
+    let the classifier recognise a copy that comes back, and
+    ``Auto-Submitted`` (RFC 3834) with ``X-Auto-Response-Suppress`` keeps
+    well-behaved responders and Exchange's out-of-office replies quiet.
+    ``auto_submitted`` is ``auto-replied`` for answers to a person's mail and
+    ``auto-generated`` for periodic mail such as digests.
+    """
+    msg["From"] = from_addr
+    msg["To"] = to
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{in_reply_to}>"
+    if references:
+        msg["References"] = " ".join(f"<{r}>" for r in references[-10:])
+    if auto_submitted:
+        msg["Auto-Submitted"] = auto_submitted
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg[OWN_MAIL_HEADER] = tracker_header
+
+
+def text_part(subtype: str, body: str) -> MIMENonMultipart:
+    """A ``text/<subtype>`` part in UTF-8, quoted-printable."""
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _UTF8_QP)
+    return part
+
+
+def wire_bytes(msg: Message) -> bytes:
+    """The message as it goes on the wire: CRLF line ends, our headers unfolded."""
+    return msg.as_bytes(policy=_WIRE)
+
+
 def build_message(
     *,
     from_addr: str,
@@ -129,26 +183,21 @@ def build_message(
     than ``EmailMessage`` with the modern policy, which matters when a backlog
     of hundreds of acknowledgements is queued at once.
     """
-    msg = MIMENonMultipart("text", "plain")
-    msg.set_payload(text, _UTF8_QP)
-    msg["From"] = from_addr
-    msg["To"] = to
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = f"<{message_id}>"
-    if in_reply_to:
-        msg["In-Reply-To"] = f"<{in_reply_to}>"
-    if references:
-        msg["References"] = " ".join(f"<{r}>" for r in references[-10:])
-    if auto_submitted:
-        # RFC 3834: mark automatic replies so well-behaved responders stay quiet,
-        # and ask Exchange not to send out-of-office replies to us.
-        msg["Auto-Submitted"] = auto_submitted
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg[OWN_MAIL_HEADER] = tracker_header
-    return msg.as_bytes(policy=_WIRE)
+    msg = text_part("plain", text)
+    stamp_headers(
+        msg,
+        from_addr=from_addr,
+        to=to,
+        subject=subject,
+        date=date,
+        message_id=message_id,
+        reply_to=reply_to,
+        in_reply_to=in_reply_to,
+        references=references,
+        tracker_header=tracker_header,
+        auto_submitted=auto_submitted,
+    )
+    return wire_bytes(msg)
 
 
 def new_message_id(kind: str, reference: str, from_addr: str) -> str:

@@ -23,7 +23,7 @@ PURE = [
     "anonymise",
     "charts",
     "render",
-    "mime",
+    "digest_mail",
 ]
 IO = ("sqlalchemy", "tracker.store", "tracker.model", "tracker.reports.load", "psycopg", "smtplib")
 

@@ -1,9 +1,12 @@
-"""Queuing into the outbox (``outbox.enqueue``) and an operator's requeue, on SQLite."""
+"""Queuing into the outbox (``outbox.enqueue``, the one way in) and an operator's requeue."""
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -147,3 +150,40 @@ def test_requeue_moves_only_failed_or_uncertain_mail_back_to_pending(store: Stor
             "ack <m2.ack.SOL-0001@tracker.example> was uncertain; queued again by an operator",
         ]
         assert {e.case_id for e in requeued} == {case_id}
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def _writes_outbox_rows(path: Path) -> bool:
+    """Whether ``path`` builds an ``OutboxItem`` or an INSERT into the outbox table."""
+    source = path.read_text(encoding="utf-8")
+    if re.search(r"insert\s+into\s+outbox\b", source, re.IGNORECASE):
+        return True
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name == "OutboxItem":  # OutboxItem(...) added to a session
+                return True
+            first = node.args[0] if node.args else None
+            if name == "insert" and isinstance(first, ast.Name) and first.id == "OutboxItem":
+                return True
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "__table__"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "OutboxItem"
+        ):
+            return True
+    return False
+
+
+def test_exactly_one_module_writes_outbox_rows() -> None:
+    writers = {
+        str(f.relative_to(ROOT))
+        for f in sorted((ROOT / "tracker").rglob("*.py"))
+        if _writes_outbox_rows(f)
+    }
+    # The intake, the chasers, the digests all call outbox.enqueue.
+    assert writers == {"tracker/outbox.py"}

@@ -1,7 +1,7 @@
 """Building, previewing, queueing and scheduling business managers' digests.
 
-A digest is queued like every other mail (see :mod:`tracker.chasers`): the
-outbox row, its Message row and a timeline Event are written in one
+A digest is queued like every other mail, by :func:`tracker.outbox.enqueue`:
+the outbox row, its Message row and a timeline Event are written in one
 transaction, under the unique intent ``digest:<partnership>:<kind>:<date>``,
 so each period's digest goes out at most once however often the scheduler
 fires, the daemon restarts or an operator runs ``tracker digest --send``.
@@ -19,17 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tracker.config import Config
 from tracker.errors import ConfigError
-from tracker.model import Event, Message, OutboxItem
+from tracker.model import OutboxItem
 from tracker.notify import neutral_subject, new_message_id
+from tracker.outbox import OutgoingMail, enqueue
 from tracker.reports import charts
 from tracker.reports.digest import CHART_DAYS, Digest, build_digest
+from tracker.reports.digest_mail import build_digest_mail, chart_cid
 from tracker.reports.load import load_dataset
-from tracker.reports.mime import build_digest_mail, chart_cid
 from tracker.reports.periods import (
     DEFAULT_CRON,
     DIGEST_KINDS,
@@ -238,48 +239,19 @@ def queue(
             to,
         )
     data = _mail_bytes(built, p, config, to, message_id, now)
+    mail = OutgoingMail(
+        kind="digest",
+        intent=intent,
+        to=to,
+        message_id=message_id,
+        envelope_from=from_addr,
+        data=data,
+        automatic=False,
+        detail=f"{kind} digest {period.label} for {partnership} <{message_id}> queued to {to}",
+    )
     try:
         with store.transaction() as s:
-            s.execute(
-                insert(OutboxItem).values(
-                    intent=intent,
-                    case_id=None,
-                    kind="digest",
-                    message_id=message_id,
-                    envelope_from=from_addr,
-                    recipients=[to],
-                    rate_key=to.lower(),
-                    data=data,
-                    automatic=False,
-                    state="pending",
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-            )
-            s.execute(
-                insert(Message).values(
-                    case_id=None,
-                    raw_id=None,
-                    direction="out",
-                    message_id=message_id,
-                    content_hash=None,
-                    from_addr=from_addr,
-                    at=now,
-                    verdict="own",
-                    threaded_via=None,
-                )
-            )
-            s.execute(
-                insert(Event).values(
-                    case_id=None,
-                    raw_id=None,
-                    at=now,
-                    kind="digest-queued",
-                    detail=f"{kind} digest {period.label} for {partnership} "
-                    f"<{message_id}> queued to {to}",
-                )
-            )
+            enqueue(s, [mail], now)
     except IntegrityError:
         return DigestResult("already-queued", f"already queued: {intent}", intent, to)
     log.info("digest queued: %s to %s", intent, to)
