@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.flows.harness import Harness, flow_config
-from tracker.service import OUTCOMES
+from tracker.kinds import Outcome
 
 CORPUS = Path(__file__).parents[3] / "shared" / "corpus" / "realworld"
 NOT_MESSAGES = {"index.tsv", "SOURCES.md", ".gitattributes"}
@@ -56,7 +56,7 @@ def test_every_corpus_message_ends_somewhere(
     assert moved == len(files)
     raws = h.raws()
     assert len(raws) == len({p.read_bytes() for p in files})  # identical files stored once
-    assert all(r.state == "done" and r.outcome in OUTCOMES for r in raws)
+    assert all(r.state == "done" and r.outcome in set(Outcome) for r in raws)
     counts = Counter(r.outcome for r in raws)
     assert len(h.folder("sscp", "Quarantine")) >= counts["quarantined"]
     assert counts["case"] == len(h.cases()) > 0
@@ -70,7 +70,7 @@ def test_every_corpus_message_ends_somewhere(
     )
     report(
         f"real-world corpus: {len(files)} files, {len(raws)} distinct, "
-        + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
+        + ", ".join(f"{counts[o]} {o}" for o in Outcome)
         + f"; {len(acks)} acknowledgements; other mail: "
         + ", ".join(
             f"{n} {k}" for k, n in Counter(o.kind for o in h.outbox()).most_common() if k != "ack"
