@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
 from tracker.intake.work import Result
 from tracker.rules.engine import CaseState, NewDeadline
 
@@ -203,14 +201,3 @@ class Decision:
     @property
     def raw_id(self) -> int:
         return self.result.raw_id
-
-    def summary(self) -> dict[str, Any]:
-        """A plain description, for tests and ``--explain``-style output."""
-        c = self.changes
-        return {
-            "outcome": str(self.result.outcome),
-            "reason": self.result.reason,
-            "reference": self.result.reference,
-            "lines": [(line.kind, line.detail) for line in c.lines],
-            "mail": [(m.kind, m.to) for m in c.mails],
-        }
