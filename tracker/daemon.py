@@ -21,15 +21,15 @@ from ingest.errors import AuthenticationFailed, SourceError
 from ingest.raw import RawMessage
 from ingest.sources.backoff import Backoff
 from ingest.sources.base import Source
-from tracker import chasers, delivery
+from tracker import delivery
+from tracker.chasers import ChaseReport
 from tracker.clock import Clock
 from tracker.config import Config, MailboxConfig
 from tracker.intake import Result
 from tracker.kinds import Outcome
-from tracker.reports import digest_job
 from tracker.senders.base import Sender
 from tracker.service import Service
-from tracker.store import DbSourceState, Store, observe_clock
+from tracker.store import DbSourceState, Store
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Daemon:
             final = result.outcome if result else st.outcome
             if final is None:
                 continue  # still pending (another daemon holds it); fetched again later
-            (quarantined if final == "quarantined" else processed).append(st.raw)
+            (quarantined if final == Outcome.QUARANTINED else processed).append(st.raw)
             acked_ids.append(st.raw_id)
         source.ack(processed, "processed")
         source.ack(quarantined, "quarantined")
@@ -157,7 +157,7 @@ class Daemon:
         if self.reporter:
             for o in outcomes.values():
                 self.reporter(name, o)
-        if any(o.outcome in ("case", "thread") for o in outcomes.values()):
+        if any(o.outcome in (Outcome.CASE, Outcome.THREAD) for o in outcomes.values()):
             self._outbox_wakeup.set()  # acknowledgements and notifications
         return len(batch)
 
@@ -173,12 +173,9 @@ class Daemon:
             self.report.uncertain += rep.uncertain
         return rep
 
-    def chase(self) -> chasers.ChaseReport:
+    def chase(self) -> ChaseReport:
         """Queue the reminders, overdue notices and roll-ups due now (idempotent)."""
-        now = observe_clock(self.store, self.clock.now(), explicit=False)
-        rep = chasers.run_due(
-            self.store, self.service.partnerships, self.service.renderer, self.config, now
-        )
+        rep = self.service.run_due(self.clock.now())
         with self._report_lock:
             self.report.chasers += rep.queued
         return rep
@@ -264,10 +261,7 @@ class Daemon:
     def digest(self, partnership: str, kind: str) -> None:
         """A scheduled digest: queued once per period (unique intent), then delivered."""
         try:
-            now = observe_clock(self.store, self.clock.now(), explicit=False)
-            result = digest_job.queue(
-                self.store, self.service.partnerships, self.config, partnership, kind, now
-            )
+            result = self.service.queue_digest(partnership, kind, self.clock.now())
             if result.status == "refused":
                 log.warning("%s digest for %s %s", kind, partnership, result.message)
         except Exception:
@@ -304,7 +298,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
-        digest_job.add_jobs(scheduler, self.config, self.service.partnerships, self.digest)
+        self.service.schedule_digests(scheduler, self.digest)
         scheduler.start()
         self._outbox_wakeup.set()
         for t in threads:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from sqlalchemy.orm import undefer
 from ingest.classify import Policy
 from ingest.forms import FormLimits
 from ingest.raw import RawMessage
+from tracker import chasers
 from tracker.clock import Clock
 from tracker.config import Config, child_key_secret
 from tracker.errors import ConfigError, ConflictError
@@ -31,8 +33,9 @@ from tracker.intake.reading import read
 from tracker.kinds import EventKind, Outcome
 from tracker.model import Event, RawMail
 from tracker.notify import Renderer
+from tracker.reports import digest_job
 from tracker.rules.partnerships import Partnerships
-from tracker.store import Store
+from tracker.store import Store, observe_clock
 
 __all__ = ["Result", "Service", "Stored"]
 
@@ -274,3 +277,46 @@ class Service:
         for o in outcomes:
             decisions.info("raw %s: %s (%s)", o.raw_id, o.outcome, o.reason)
         return outcomes
+
+    # -- for the daemon and the operator -------------------------------------
+
+    def replay(self, ids: Sequence[int] | None) -> list[Result]:
+        """Process quarantined messages again, after a fix; ``None`` replays every one.
+
+        Each row becomes pending with its attempts reset (the poison-message
+        limit counts afresh) and one more replay counted, then it is processed
+        like a message left by a stopped daemon. Ids that are not quarantined
+        are skipped; an empty list means nothing was replayed.
+        """
+        marked = (
+            update(RawMail)
+            .where(RawMail.outcome == Outcome.QUARANTINED)
+            .values(state="pending", outcome=None, attempts=0, replays=RawMail.replays + 1)
+            .returning(RawMail.id)
+        )
+        if ids is not None:
+            marked = marked.where(RawMail.id.in_(list(ids)))
+        with self.store.transaction() as s:
+            count = len(s.scalars(marked).all())
+        if not count:
+            return []
+        return self.process_pending(limit=count + 1000)
+
+    def run_due(self, now: datetime) -> chasers.ChaseReport:
+        """The scheduler's tick: queue the reminders, overdue notices and roll-ups due now.
+
+        Each goes once however often this runs. ``now`` is first held to the
+        database's clock, which never moves backwards (a system clock stepped
+        back by NTP must not judge a deadline twice).
+        """
+        now = observe_clock(self.store, now, explicit=False)
+        return chasers.run_due(self.store, self.partnerships, self.renderer, self.config, now)
+
+    def queue_digest(self, partnership: str, kind: str, now: datetime) -> digest_job.DigestResult:
+        """Queue ``partnership``'s ``kind`` digest for the period containing ``now`` (once)."""
+        now = observe_clock(self.store, now, explicit=False)
+        return digest_job.queue(self.store, self.partnerships, self.config, partnership, kind, now)
+
+    def schedule_digests(self, scheduler: Any, run: Callable[[str, str], None]) -> list[str]:
+        """Add ``run(partnership, kind)`` to an APScheduler on each digest's schedule."""
+        return digest_job.add_jobs(scheduler, self.config, self.partnerships, run)
