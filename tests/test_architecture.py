@@ -13,7 +13,6 @@ The rules, as data:
   programs. Only the modules in :data:`ALLOWED` may reach a guarded module, by
   any chain of imports; every entry says why.
 * :data:`PURE` modules reach none of it.
-* :data:`PENDING_REFACTOR` excuses the modules issue 9 is replacing, for now.
 """
 
 from __future__ import annotations
@@ -110,23 +109,8 @@ PURE = (
     "tracker.notify",
     "tracker.rules",
     "tracker.rules.*",
-    "tracker.intake.decide*",
+    "tracker.intake.triage*",
 )
-
-#: TEMPORARY. Files that break the rules only because issue 9 is replacing them
-#: (the intake's four modules become ``tracker/intake/``, the three CLI modules
-#: ``tracker/cli/``). They are excused from every check below; an entry that no
-#: longer exists or no longer breaks a rule fails ``test_pending_refactor_is_still_needed``,
-#: so this set shrinks to nothing. Do not add to it.
-PENDING_REFACTOR: set[str] = {
-    "tracker/intake.py",
-    "tracker/batch.py",
-    "tracker/casefields.py",
-    "tracker/mailing.py",
-    "tracker/cli.py",
-    "tracker/rules_cli.py",
-    "tracker/report_cli.py",
-}
 
 #: Calls that create engines, sessions or connections: only ``tracker/store.py`` makes them.
 SESSION_MAKERS = {"create_engine", "create_async_engine", "sessionmaker", "scoped_session"}
@@ -318,10 +302,6 @@ def _shortest_chains(name: str, kind: str) -> list[str]:
     return found
 
 
-def _pending(name: str) -> bool:
-    return modules()[name].rel in PENDING_REFACTOR
-
-
 # -- the import rules ------------------------------------------------------
 
 
@@ -346,11 +326,7 @@ def test_ingest_never_imports_tracker() -> None:
 
 
 def test_only_allowed_modules_reach_database_network_or_programs() -> None:
-    offenders = {
-        modules()[name].rel: chains
-        for name, chains in _reach_violations().items()
-        if not _pending(name)
-    }
+    offenders = {modules()[name].rel: chains for name, chains in _reach_violations().items()}
     assert offenders == {}, "not on ALLOWED:\n" + "\n".join(
         f"  {rel}: {chain}" for rel, chains in offenders.items() for chain in chains
     )
@@ -374,12 +350,11 @@ def test_pure_modules_reach_nothing_guarded() -> None:
 
 def test_allowed_patterns_name_modules() -> None:
     """An allow-list entry that matches nothing is a stale exception to a rule."""
-    expected_later = {"tracker.cli.*"}
     stale = sorted(
         f"{kind}: {pattern}"
         for kind, patterns in ALLOWED.items()
         for pattern in patterns
-        if pattern not in expected_later and not any(fnmatchcase(n, pattern) for n in modules())
+        if not any(fnmatchcase(n, pattern) for n in modules())
     )
     assert stale == []
 
@@ -455,11 +430,7 @@ def _one_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_cycles(package: str) -> None:
-    cycles = [
-        " -> ".join(cycle)
-        for cycle in _cycles(_module_level_graph(package))
-        if not any(_pending(name) for name in cycle)
-    ]
+    cycles = [" -> ".join(cycle) for cycle in _cycles(_module_level_graph(package))]
     assert cycles == []
 
 
@@ -498,7 +469,7 @@ def test_only_store_creates_engines_sessions_and_connections() -> None:
     calls = [
         call
         for name, module in sorted(modules().items())
-        if module.rel != SESSION_OWNER and module.rel not in SESSION_EXEMPT and not _pending(name)
+        if module.rel != SESSION_OWNER and module.rel not in SESSION_EXEMPT
         for call in _session_calls(module)
     ]
     assert calls == []
@@ -680,23 +651,3 @@ def test_exception_tree_is_documented() -> None:
 
 def test_no_python_under_rules() -> None:
     assert not list((ROOT / "rules").rglob("*.py"))
-
-
-def test_pending_refactor_is_still_needed() -> None:
-    """Every excused file exists and is excused from something; else drop it from the set.
-
-    A module file shadowed by a package of the same name (``tracker/intake.py``
-    beside ``tracker/intake/``) cannot be imported any more: it stays excused
-    until it is deleted.
-    """
-    by_rel = {m.rel: name for name, m in modules().items()}
-    violators = set(_reach_violations())
-    for package in PACKAGES:
-        for cycle in _cycles(_module_level_graph(package)):
-            violators.update(cycle)
-    sessions = {name for name, m in modules().items() if list(_session_calls(m))}
-    needed = {by_rel[rel] for rel in PENDING_REFACTOR if rel in by_rel}
-    gone = sorted(rel for rel in PENDING_REFACTOR if not (ROOT / rel).exists())
-    assert gone == [], "deleted: drop from PENDING_REFACTOR"
-    idle = sorted(modules()[n].rel for n in needed if n not in violators | sessions)
-    assert idle == [], "breaks no rule any more: drop from PENDING_REFACTOR"
