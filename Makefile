@@ -1,10 +1,10 @@
-# The two commands a newcomer needs: `make demo` and `make test`.
+# The two commands a newcomer needs: `make demo` and `make test`; `make check` while working.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean system-deps
+.PHONY: demo test check lint typecheck bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ system-deps:
 ## test: install everything the tests need, lint, type-check and run the whole suite
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest
+
+## check: the quick loop while working (about 90 s): lint, types and every test that needs no server and is not slow
+check: $(STAMP) lint typecheck
+	$(BIN)/pytest -q -m "not server and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

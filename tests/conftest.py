@@ -19,6 +19,16 @@ pytest_plugins = [
 
 _REPORT: list[str] = []
 
+#: Markers given from the fixtures a test uses (its whole fixture closure), so a
+#: test cannot forget the marker of the server it starts or connects to.
+FIXTURE_MARKERS = {
+    "pg_url": "postgres",
+    "dovecot": "dovecot",
+    "make_smtp_sink": "smtp",
+}
+#: Any of these also makes a test ``server``: ``make check`` runs ``-m "not server and not slow"``.
+SERVER_MARKERS = ("postgres", "dovecot", "smtp", "chromium")
+
 
 @pytest.fixture
 def report() -> Callable[[str], None]:
@@ -30,3 +40,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("measurements")
         for line in _REPORT:
             terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+        if any(item.get_closest_marker(m) for m in SERVER_MARKERS):
+            item.add_marker("server")

@@ -27,6 +27,7 @@ from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
 NOW = seed.NOW
+pytestmark = pytest.mark.chromium
 
 
 def require_chromium() -> str:

@@ -181,6 +181,7 @@ def _corpus_more(h: Harness, salt: int) -> Counter[str]:
     return expected
 
 
+@pytest.mark.slow
 def test_message_that_kills_the_daemon_is_quarantined_after_three_tries(
     tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
 ) -> None:
