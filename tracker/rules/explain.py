@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from tracker.rules.engine import CaseState, Engine
-from tracker.rules.schema import Timescale
+from tracker.rules.sections import Timescale
 
 _UNIT_WORDS = {
     "working_days": ("working day", "working days"),

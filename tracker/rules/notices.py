@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracker.rules.case import CaseState, Trigger
-from tracker.rules.schema import Notification, RuleFile
+from tracker.rules.schema import RuleFile
+from tracker.rules.sections import Notification
 
 __all__ = ["Notice", "notices_for"]
 
