@@ -68,6 +68,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "tracker.outbox": "the one way into the outbox (enqueue) and requeue",
         "tracker.delivery": "claims outbox rows and records what the sender did",
         "tracker.queries": "the read-only queries behind the operator's listings",
+        "tracker.case_export": "reads cases for the operator's export",
         "tracker.chasers": "claims due deadlines and queues their mail",
         "tracker.daemon": "runs the service, the outbox and the chasers on a store",
         "tracker.cli": "the operator's commands open the store",
@@ -76,7 +77,6 @@ ALLOWED: dict[str, dict[str, str]] = {
         "tracker.reports.digest_job": "reads a partnership's cases and queues its digest",
         "tracker.reports.report_job": "reads the quarter's cases for the report",
         "tracker.reports.export": "reads cases for the anonymised export",
-        "tracker.reports.case_export": "reads cases for the operator's export",
     },
     "network": {
         "ingest.tls": "builds the one verifying TLS context",

@@ -3,7 +3,7 @@
 One module per command group registers its commands with ``add_commands``
 and does its work through :mod:`.common`; the state changes themselves live
 with the data they change (:meth:`tracker.service.Service.replay`,
-:func:`tracker.outbox.requeue`, :mod:`tracker.reports.case_export`), so a
+:func:`tracker.outbox.requeue`, :mod:`tracker.case_export`), so a
 command module only parses, calls and prints. Exit codes: 0 done, 1 the
 command found a problem it reports (no such case, a rule file with errors),
 2 bad usage or configuration, 130 interrupted, 141 the reader of stdout left.

@@ -11,10 +11,10 @@ import argparse
 from collections.abc import Sequence
 
 from tracker import queries
+from tracker.case_export import METADATA_FIELDS
 from tracker.cli.common import Subcommands, load, open_store, out
 from tracker.config import Config
 from tracker.model import Case, Child, Deadline
-from tracker.reports.case_export import METADATA_FIELDS
 from tracker.rules.partnerships import rule_path
 from tracker.rules.schema import RuleFileError, load_rule_file
 

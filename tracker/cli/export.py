@@ -1,6 +1,6 @@
 """``tracker export``: every case for the operator, or (``--anonymised``) for learning reviews.
 
-The data comes from :mod:`tracker.reports.case_export` and
+The data comes from :mod:`tracker.case_export` and
 :mod:`tracker.reports.export`; this module checks the options,
 picks the stream and says on stderr how many cases went to ``--out``.
 """
@@ -29,7 +29,7 @@ def _write(path: str | None, write: Callable[[TextIO], None]) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     if args.anonymised:
         return cmd_export_anonymised(args)
-    from tracker.reports.case_export import export_cases, write_export
+    from tracker.case_export import export_cases, write_export
 
     config = load(args)
     cases = export_cases(open_store(config), args.include_personal)

@@ -1,11 +1,12 @@
 """``tracker export``: every case with its messages, deadlines and timeline, as plain data.
 
-The operator's full export, unlike the pseudonymous learning export in
-:mod:`tracker.reports.export`: references, addresses and the
+The operator's full export. It is not in :mod:`tracker.reports`, whose output
+is built from case metadata only: this one carries addresses and the
 timeline by default, and the child's identifiers, narrative fields,
-attachment names and message subjects only with ``include_personal`` (they
-may name the child). JSON keeps the structure; CSV flattens each case to one
-row with its lists as JSON text.
+attachment names and message subjects with ``include_personal`` (they may
+name the child). The pseudonymous learning export is
+:mod:`tracker.reports.export`. JSON keeps the structure; CSV flattens each
+case to one row with its lists as JSON text.
 """
 
 from __future__ import annotations
