@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +42,9 @@ from tracker.store import Store, observe_clock
 __all__ = ["Result", "Service", "Stored"]
 
 log = logging.getLogger(__name__)
+
+#: Attempts at writing one batch when another daemon wrote first (PostgreSQL).
+CONFLICT_RETRIES = 5
 decisions = logging.getLogger("tracker.decisions")
 
 
@@ -263,17 +268,20 @@ class Service:
 
     def _run_batch(self, work: Sequence[_Unparsed]) -> list[Result]:
         parsed = self._read_all(work)
-        for attempt in range(3):
+        for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 with self.store.transaction() as s:
                     outcomes = self.intake.run(s, parsed, self.clock.now())
                 break
             except (IntegrityError, ConflictError):
                 # Another daemon stored the same Message-ID or took a reference number
-                # first (PostgreSQL); the next attempt sees its rows and decides again.
-                if attempt == 2:
+                # first (PostgreSQL); the next attempt sees its rows and decides again
+                # (deciding is cheap: the messages were read once, above). A short random
+                # pause keeps two daemons from colliding on every attempt.
+                if attempt == CONFLICT_RETRIES:
                     raise
                 log.info("concurrent update detected; retrying batch of %d", len(parsed))
+                time.sleep(random.uniform(0, 0.05 * attempt))
         for o in outcomes:
             decisions.info("raw %s: %s (%s)", o.raw_id, o.outcome, o.reason)
         return outcomes
