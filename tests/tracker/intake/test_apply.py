@@ -1,0 +1,168 @@
+"""apply(): decisions become rows in one transaction, and reference numbers are never reused.
+
+Run on SQLite and on the real PostgreSQL (the ``store`` fixture). The
+decisions come from decide() over snapshots loaded from the same database,
+as the daemon makes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ingest.classify import Classification, Verdict
+from ingest.parse.types import Address
+from tests.helpers import make_email
+from tracker.config import default_config
+from tracker.errors import ConflictError
+from tracker.intake import Context, Work, apply, decide_all, load_snapshot
+from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail, RefSequence
+from tracker.notify import Renderer
+from tracker.rules.partnerships import Partnerships
+from tracker.store import Store
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+PERSON = Classification(Verdict.PERSON, "a person's message", ())
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    config = default_config(ROOT)
+    return Context(
+        config=config,
+        partnerships=Partnerships.from_config(config),
+        renderer=Renderer(ROOT / "templates"),
+        child_key_secret=b"k" * 32,
+        now=NOW,
+    )
+
+
+def _raw(store: Store, n: int) -> list[int]:
+    with store.transaction() as s:
+        rows = [
+            RawMail(
+                mailbox="sscp",
+                external_id=f"new/{i}",
+                sha256=f"{i:064x}",
+                size=1,
+                received_at=NOW,
+                stored_at=NOW,
+                data=b"x",
+                state="pending",
+                attempts=1,
+                replays=0,
+            )
+            for i in range(n)
+        ]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+def _work(raw_id: int, sender: str, **email: object) -> Work:
+    return Work(
+        raw_id=raw_id,
+        mailbox="sscp",
+        received_at=NOW,
+        email=make_email(
+            message_id=f"m{raw_id}@school.example",
+            from_=Address("", sender),
+            content_hash=f"{raw_id:064x}",
+            **email,
+        ),
+        classification=PERSON,
+    )
+
+
+def test_a_batch_with_a_case_and_its_reply_is_written_whole(store: Store, ctx: Context) -> None:
+    first, second = _raw(store, 2)
+    work = [
+        _work(first, "p.shah@oakfield.example.sch.uk"),
+        _work(
+            second,
+            "p.shah@oakfield.example.sch.uk",
+            in_reply_to=(f"m{first}@school.example",),
+            new_text="We are now escalating this to the next managerial level.",
+        ),
+    ]
+    with store.transaction() as s:
+        decisions = decide_all(work, load_snapshot(s, work, NOW, {"SSCP"}), ctx)
+        apply(s, decisions, NOW)
+    with store.transaction() as s:
+        [case] = s.scalars(select(Case)).all()
+        assert (case.reference, case.stage) == ("SSCP-2026-0001", 2)
+        deadlines = s.scalars(select(Deadline).order_by(Deadline.id)).all()
+        assert [(d.stage, d.state) for d in deadlines] == [(1, "met"), (2, "open")]
+        assert s.scalar(select(RefSequence.last)) == 1
+        intents = sorted(s.scalars(select(OutboxItem.intent)).all())
+        assert f"ack:{case.id}" in intents
+        assert {m.case_id for m in s.scalars(select(Message))} == {case.id}
+        kinds = [e.kind for e in s.scalars(select(Event).order_by(Event.id))]
+        assert kinds[0] == "opened" and "stage" in kinds and "ack-queued" in kinds
+        assert {r.state for r in s.scalars(select(RawMail))} == {"done"}
+
+
+def test_a_number_taken_meanwhile_undoes_the_batch(store: Store, ctx: Context) -> None:
+    [raw_id] = _raw(store, 1)
+    work = [_work(raw_id, "a@school.example")]
+    with store.transaction() as s:
+        snapshot = load_snapshot(s, work, NOW, {"SSCP"})
+    # Another daemon opens SSCP-2026-0001 after this snapshot was read.
+    with store.transaction() as s:
+        s.add(RefSequence(prefix="SSCP", year=2026, last=1))
+    decisions = decide_all(work, snapshot, ctx)
+    assert decisions[0].result.reference == "SSCP-2026-0001"
+    with pytest.raises(ConflictError), store.transaction() as s:
+        apply(s, decisions, NOW)
+    with store.transaction() as s:
+        assert s.scalars(select(Case)).all() == []
+        assert s.scalar(select(RawMail.state)) == "pending"
+        # Decided again on a fresh snapshot, the case takes the next number.
+        again = decide_all(work, load_snapshot(s, work, NOW, {"SSCP"}), ctx)
+        apply(s, again, NOW)
+    with store.transaction() as s:
+        assert s.scalars(select(Case.reference)).all() == ["SSCP-2026-0002"]
+
+
+@pytest.mark.postgres
+def test_two_daemons_claiming_the_same_number_one_waits_then_conflicts(
+    pg_url: str, ctx: Context
+) -> None:
+    """The conditional UPDATE holds the row until commit; the second sees it moved."""
+    store = Store(pg_url)
+    store.upgrade()
+    try:
+        a_raw, b_raw = _raw(store, 2)
+        with store.transaction() as s:
+            s.add(RefSequence(prefix="SSCP", year=2026, last=5))
+        work_a, work_b = [_work(a_raw, "a@school.example")], [_work(b_raw, "b@school.example")]
+        claimed = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def second() -> None:
+            claimed.wait(timeout=30)
+            try:
+                with store.transaction() as s:
+                    apply(s, decide_all(work_b, load_snapshot(s, work_b, NOW, {"SSCP"}), ctx), NOW)
+                outcome.append(None)
+            except BaseException as exc:  # surfaced below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with store.transaction() as s:
+            decisions = decide_all(work_a, load_snapshot(s, work_a, NOW, {"SSCP"}), ctx)
+            apply(s, decisions, NOW)
+            claimed.set()  # b reads last=5 too, decides 0006, and blocks on the row
+            threading.Event().wait(0.5)
+        thread.join(timeout=60)
+        assert len(outcome) == 1 and isinstance(outcome[0], ConflictError)
+        with store.transaction() as s:
+            assert s.scalars(select(Case.reference)).all() == ["SSCP-2026-0006"]
+    finally:
+        store.dispose()
