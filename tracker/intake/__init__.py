@@ -2,22 +2,30 @@
 
 ::
 
-    Work (parsed, classified, forms read)
-      └─ load_snapshot(session)  ─▶ Snapshot          (load.py: a few queries, up front)
-           └─ decide(work, snapshot, context) ─▶ Decision   (decide.py: pure)
-                └─ apply(session, decisions)               (apply.py: the only writer)
+    bytes ─ read() ─▶ Work (parsed, classified, forms read: once)      reading.py
+      load_snapshot(session, batch) ─▶ Snapshot (a few queries)          load.py
+      decide(work, snapshot, context) ─▶ Decision (pure)                 triage.py
+      apply(session, decisions): the only writer                         apply.py
 
-:class:`Intake` runs the three for a batch (:mod:`tracker.intake.run`).
+:class:`Intake` runs the last three for a batch (:mod:`tracker.intake.run`).
+Names are imported on first use, so that importing a pure module of this
+package (``triage``, ``decision``...) does not pull in the database code of
+``load`` and ``apply`` through this ``__init__``.
 """
 
-from tracker.intake.apply import apply
-from tracker.intake.context import Context
-from tracker.intake.decision import Changes, Decision
-from tracker.intake.load import CHUNK, chunks, load_snapshot
-from tracker.intake.run import Intake, decide_all
-from tracker.intake.snapshot import CaseView, Snapshot
-from tracker.intake.triage import decide
-from tracker.intake.work import Result, Work
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from tracker.intake.apply import apply
+    from tracker.intake.context import Context
+    from tracker.intake.decision import Changes, Decision
+    from tracker.intake.load import CHUNK, chunks, load_snapshot
+    from tracker.intake.reading import read
+    from tracker.intake.run import Intake, decide_all
+    from tracker.intake.snapshot import CaseView, Snapshot
+    from tracker.intake.triage import decide
+    from tracker.intake.work import Result, Work
 
 __all__ = [
     "CHUNK",
@@ -34,4 +42,36 @@ __all__ = [
     "decide",
     "decide_all",
     "load_snapshot",
+    "read",
 ]
+
+#: Public name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    "CHUNK": "tracker.intake.load",
+    "CaseView": "tracker.intake.snapshot",
+    "Changes": "tracker.intake.decision",
+    "Context": "tracker.intake.context",
+    "Decision": "tracker.intake.decision",
+    "Intake": "tracker.intake.run",
+    "Result": "tracker.intake.work",
+    "Snapshot": "tracker.intake.snapshot",
+    "Work": "tracker.intake.work",
+    "apply": "tracker.intake.apply",
+    "chunks": "tracker.intake.load",
+    "decide": "tracker.intake.triage",
+    "decide_all": "tracker.intake.run",
+    "load_snapshot": "tracker.intake.load",
+    "read": "tracker.intake.reading",
+}
+
+if not typing.TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name not in _LAZY:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

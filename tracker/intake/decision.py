@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
 from tracker.intake.work import Result
 from tracker.rules.engine import CaseState, NewDeadline
 
