@@ -1,17 +1,21 @@
-"""One message in, an :class:`Extraction` out: bodies, forwards, attachments, merged fields.
+"""One parsed message in, an :class:`Extraction` out: bodies, forwards, attachments, fields.
 
-The message is parsed with the stdlib ``email`` package through
-:mod:`ingest.parse.mime` (compat32, the same tolerance for broken MIME as the
-rest of ingest). Body text and attached messages are read here; every other
-attached file goes through :mod:`ingest.forms.safety` and then, if allowed,
-to its reader in a killable worker process (:mod:`ingest.forms.isolation`).
-Files inside files (a PDF in a ``winmail.dat``, a Word form in an attached
-``.msg``) are checked and read the same way, under the same size, time and
-depth allowances.
+The message is read from the MIME tree :func:`ingest.parse.parse` kept in
+``ParsedEmail.mime`` (the stdlib's compat32 tree, the same tolerance for
+broken MIME as the rest of ingest): the bytes are parsed once. Body text
+and attached messages are read here; every other attached file goes
+through :mod:`ingest.forms.safety` and then, if allowed, to its reader in a
+killable worker process (:mod:`ingest.forms.isolation`). Files inside files
+(a PDF in a ``winmail.dat``, a Word form in an attached ``.msg``, the files
+of an attached e-mail, whose bytes are parsed on their own) are checked and
+read the same way, under the same size, time and depth allowances.
 
-An attachment over the size limit is hashed from the raw bytes before the
-message is parsed (:mod:`ingest.forms.oversize`), so its size never
-multiplies in the stdlib parser.
+An attachment over the size limit should have been cut out when the message
+was parsed (``parse(data, max_attachment_bytes=limits.max_attachment_bytes)``,
+:mod:`ingest.parse.oversize`), so its size never multiplies in the stdlib
+parser; its marker is reported here with the real size and SHA-256. A
+message parsed without a limit (or another one) is still read correctly:
+an over-limit part left in the tree is hashed from its encoded text.
 
 Nothing here raises: whatever fails becomes an attachment report or a
 missing field, and whatever was read before the failure is kept. Logs carry
@@ -26,6 +30,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import collapse_rfc2231_value
@@ -37,7 +42,6 @@ from ingest.forms.inference import infer_category, signature_agency
 from ingest.forms.isolation import run_isolated
 from ingest.forms.labels import split_name
 from ingest.forms.merge import Candidate, merge
-from ingest.forms.oversize import Elided, elide_oversized
 from ingest.forms.registry import (
     find_reader,
     is_message,
@@ -54,10 +58,13 @@ from ingest.forms.types import (
     FormLimits,
     ReadResult,
 )
+from ingest.parse import mime
 from ingest.parse.body import decode_bytes
 from ingest.parse.headers import parse_addresses, parse_date
-from ingest.parse.mime import MessageReader, parse_bytes
+from ingest.parse.mime import MessageReader
+from ingest.parse.oversize import Elided
 from ingest.parse.subject import decode_subject
+from ingest.parse.types import ParsedEmail
 
 __all__ = ["extract"]
 
@@ -110,7 +117,9 @@ class _Extractor:
         self.candidates: list[Candidate] = []
         self.reports: list[AttachmentReport] = []
         self.used_bytes = 0
-        self.elided: dict[bytes, Elided] = {}
+        self.elided: Mapping[bytes, Elided] = {}
+        self.parsed_limit: int | None = None
+        """The ``max_attachment_bytes`` the message was parsed with."""
         self.prose: list[str] = []
         """Text of the bodies read, for guessing a category when no form gives one."""
         self.deadline = time.monotonic() + limits.parse_timeout_seconds * _TIME_BUDGET_FACTOR
@@ -175,6 +184,22 @@ class _Extractor:
 
     # -- MIME --------------------------------------------------------------
 
+    def read_parsed(self, email: ParsedEmail) -> _MessageInfo:
+        """Read a message that comes without its MIME tree: its sender and decoded text only."""
+        sender = email.from_
+        info = _MessageInfo(
+            sender=_Origin(
+                split_name(sender.name) or None if sender and sender.name else None,
+                sender.addr if sender and "@" in sender.addr else None,
+                email.date.date().isoformat() if email.date else None,
+                None,
+                "header",
+            ),
+            subject=email.subject,
+        )
+        self.read_body(email.text, None, None, info)
+        return info
+
     def read_message(self, root: Message, path: str, depth: int) -> _MessageInfo:
         """Read a parsed message: headers, body, then its attachments."""
         defects: list[str] = []
@@ -229,9 +254,11 @@ class _Extractor:
         data = reader.payload(part)
         elided = self.elided.get(data) if encoding == "base64" else None
         if elided is not None:
+            # Over the limit the message was parsed with, which may be lower than ours.
+            over = limit if elided.size > limit else self.parsed_limit
             reason = blocked_reason(leaf.filename, elided.head)
             status = "blocked" if reason else "too-large"
-            reason = reason or f"{elided.size} bytes, over the {limit}-byte limit; not read"
+            reason = reason or f"{elided.size} bytes, over the {over}-byte limit; not read"
             self.report(
                 path, leaf.filename, leaf.content_type, elided.size, elided.sha256, status, reason
             )
@@ -291,7 +318,7 @@ class _Extractor:
         if message:
             # Reported before its own files, so that reports list outer files first.
             report("read", "attached message read")
-            inner = self.read_message(parse_bytes(blob.data, []), display + "/", depth + 1)
+            inner = self.read_message(mime.parse_bytes(blob.data, []), display + "/", depth + 1)
             info.attached.append(inner)
             return
         assert entry is not None
@@ -331,9 +358,13 @@ class _Extractor:
 
     # -- the whole message -------------------------------------------------
 
-    def run(self, raw: bytes) -> Extraction:
-        raw, self.elided = elide_oversized(raw, self.limits.max_attachment_bytes)
-        info = self.read_message(parse_bytes(raw, []), "", 0)
+    def run(self, email: ParsedEmail) -> Extraction:
+        tree = email.mime
+        if tree is None:
+            info = self.read_parsed(email)
+        else:
+            self.elided, self.parsed_limit = tree.elided, tree.limit
+            info = self.read_message(tree.root, "", 0)
         origin = _forward_origin(info)
         sender = origin or info.sender
         fallback_source = sender.source
@@ -423,15 +454,16 @@ def _decode_head(encoded: str) -> bytes:
 _DEFAULT_LIMITS = FormLimits()
 
 
-def extract(raw: bytes, limits: FormLimits = _DEFAULT_LIMITS) -> Extraction:
-    """Read every form and field a message carries; never raises.
+def extract(email: ParsedEmail, limits: FormLimits = _DEFAULT_LIMITS) -> Extraction:
+    """Read every form and field a parsed message carries; never raises.
 
-    ``raw`` is the message as received (RFC 5322 bytes). If reading fails
-    half-way, what was read so far is returned.
+    ``email`` comes from ``parse(data, max_attachment_bytes=limits.max_attachment_bytes)``;
+    its MIME tree is read, not parsed again. If reading fails half-way, what
+    was read so far is returned.
     """
     extractor = _Extractor(limits)
     try:
-        extraction = extractor.run(raw)
+        extraction = extractor.run(email)
     except Exception as exc:
         log.warning("forms: extraction stopped early (%s)", type(exc).__name__)
         try:

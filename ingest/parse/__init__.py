@@ -6,6 +6,13 @@ base64, 8-bit headers, bodies without headers, bare-CR line endings, mbox
 that cannot be a message at all (empty or whitespace-only); every other
 problem is listed in ``ParsedEmail.defects`` so it can be shown to a person
 without stopping the case.
+
+With ``max_attachment_bytes``, base64 attachments over that size are hashed
+straight from the bytes and cut out before the stdlib parser sees them
+(:mod:`ingest.parse.oversize`: the parser would hold a large message many
+times over); they are listed with their real size and SHA-256 and no data.
+Everything else, ``content_hash`` included, is the same with or without a
+limit. The parsed tree is kept in ``ParsedEmail.mime`` for the forms reader.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import hashlib
 import re
 
 from ingest.errors import ParseError
+from ingest.parse import mime
 from ingest.parse.body import decode_bytes, split_quoted
 from ingest.parse.headers import (
     decode_8bit,
@@ -25,11 +33,12 @@ from ingest.parse.headers import (
     parse_return_path,
     unfold,
 )
-from ingest.parse.mime import MessageReader, content_type, parse_bytes
+from ingest.parse.oversize import elide_oversized
+from ingest.parse.parts import content_type
 from ingest.parse.subject import decode_subject, strip_prefixes
-from ingest.parse.types import Address, AttachmentInfo, ParsedEmail
+from ingest.parse.types import Address, AttachmentInfo, MimeTree, ParsedEmail
 
-__all__ = ["Address", "AttachmentInfo", "ParsedEmail", "parse"]
+__all__ = ["Address", "AttachmentInfo", "MimeTree", "ParsedEmail", "parse"]
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _LEADING_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:|From ")
@@ -52,12 +61,16 @@ _MAX_DEFECTS = 50
 _MAX_DEFECTS_PER_KIND = 5
 
 
-def parse(data: bytes) -> ParsedEmail:
-    """Parse one message; raise :class:`ParseError` only if ``data`` is empty or blank."""
+def parse(data: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
+    """Parse one message; raise :class:`ParseError` only if ``data`` is empty or blank.
+
+    ``max_attachment_bytes``: base64 attachments decoding to more than this
+    are cut out before parsing and reported by size and SHA-256 only.
+    """
     if not data or data.isspace():
         raise ParseError("empty message: no bytes other than whitespace")
     try:
-        return _parse(data)
+        return _parse(data, max_attachment_bytes)
     except Exception as exc:
         # The parser is meant never to fail; if a message still finds a bug,
         # keep it readable and say so instead of losing it.
@@ -105,17 +118,19 @@ def _repair_headers(data: bytes, defects: list[str]) -> bytes:
     return data
 
 
-def _parse(data: bytes) -> ParsedEmail:
+def _parse(data: bytes, limit: int | None) -> ParsedEmail:
     defects: list[str] = []
     data = _normalise_line_endings(data, defects)
     stripped = data.lstrip(b"\r\n")
     if len(stripped) != len(data) and _LEADING_HEADER.match(stripped):
         defects.append("blank lines before the headers skipped")
         data = stripped
-
+    # Cut before the repairs: they copy the message, and a copy of a small one is cheap.
+    source = data
+    data, elided = elide_oversized(data, limit) if limit is not None else (data, {})
     data = _repair_headers(data, defects)
 
-    root = parse_bytes(data, defects)
+    root = mime.parse_bytes(data, defects)
     if root.get_unixfrom() is not None:
         defects.append("message: mbox 'From ' line before the headers skipped")
     raw_headers: list[tuple[str, str]] = []
@@ -129,8 +144,8 @@ def _parse(data: bytes) -> ParsedEmail:
                     f"message: 8-bit bytes in header {name.lower()!r} read as windows-1252"
                 )
         raw_headers.append((name.lower(), text))
-    linesep = "\r\n" if data.find(b"\r\n", 0, 4096) >= 0 else "\n"
-    reader = MessageReader(root, defects, linesep)
+    linesep = "\r\n" if source.find(b"\r\n", 0, 4096) >= 0 else "\n"
+    reader = mime.MessageReader(root, defects, linesep, elided, source)
 
     def first(name: str) -> str | None:
         for key, value in raw_headers:
@@ -188,6 +203,7 @@ def _parse(data: bytes) -> ParsedEmail:
             attachments,
         ),
         defects=tuple(defects),
+        mime=MimeTree(root, elided, limit),
     )
 
 

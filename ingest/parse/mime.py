@@ -16,21 +16,22 @@ import binascii
 import hashlib
 import io
 import re
+from collections.abc import Mapping
 from email.errors import InvalidBase64LengthDefect, MessageDefect
 from email.generator import BytesGenerator
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import Compat32
 from email.utils import collapse_rfc2231_value
-from typing import NamedTuple
 
 from ingest.parse.body import decode_bytes, html_to_text
-from ingest.parse.headers import decode_8bit, decode_words, unfold
+from ingest.parse.headers import decode_8bit, unfold
+from ingest.parse.oversize import Elided, expanded_digest, restore
+from ingest.parse.parts import Leaf, children, content_type, leaves, read_leaf
 from ingest.parse.types import AttachmentInfo
 
 __all__ = ["MessageReader", "parse_bytes"]
 
-_BODY_SUBTYPES = frozenset({"plain", "html"})
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([-\w.:]+)""", re.I)
 
@@ -68,94 +69,49 @@ def parse_bytes(data: bytes, defects: list[str]) -> Message:
         return _HEADER_PARSER.parsebytes(data)
 
 
-def content_type(part: Message) -> str:
-    """The part's effective type: a multipart without parts is read as text, as the stdlib does."""
-    ctype = part.get_content_type()
-    if ctype.startswith("multipart/") and not part.is_multipart():
-        return "text/plain"
-    return ctype
-
-
-def _children(part: Message) -> list[Message]:
-    """The sub-parts of a multipart; attached messages are leaves, not walked into."""
-    if part.get_content_maintype() != "multipart" or not part.is_multipart():
-        return []
-    payload = part.get_payload()
-    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
-
-
-def filename(part: Message) -> str | None:
-    """The file name the sender gave: Content-Disposition filename, else Content-Type name.
-
-    An RFC 2231 value is preferred over a plain one given beside it, and RFC
-    2047 words (Outlook writes them in names) are decoded.
-    """
-    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        params = part.get_params(header=header) or []
-        values = [value for key, value in params[1:] if key.lower() == param]
-        if not values:
-            continue
-        value = next((v for v in values if isinstance(v, tuple)), values[0])
-        if isinstance(value, tuple):
-            charset, _, text = value
-            # decode_params leaves the percent-decoded bytes as latin-1 text.
-            name = decode_bytes(text.strip('"').encode("latin-1", "replace"), charset)[0]
-        else:
-            name = collapse_rfc2231_value(value)
-        name = decode_words(name.strip().strip('"')).strip()
-        if name:
-            return name
-    return None
-
-
-class _Leaf(NamedTuple):
-    """What one leaf part is, read once."""
-
-    content_type: str
-    filename: str | None
-    body_kind: str | None
-    """"plain" or "html" for the message's body text, ``None`` for an attachment."""
-    inline: bool
-    """True if shown in the body (inline image, logo) rather than attached."""
-
-
-def _read_leaf(part: Message) -> _Leaf:
-    """Classify a leaf: body text or attachment, and how it is shown.
-
-    text/plain and text/html are body text unless they are files: an
-    explicit "inline" disposition wins over a file name (mail clients show
-    such parts in the body); without a disposition a name means a file.
-    """
-    ctype = content_type(part)
-    name = filename(part)
-    disposition = (part.get_content_disposition() or "").strip()
-    kind: str | None = None
-    maintype, _, subtype = ctype.partition("/")
-    if (
-        maintype == "text"
-        and subtype in _BODY_SUBTYPES
-        and (disposition == "inline" or (disposition != "attachment" and name is None))
-    ):
-        kind = subtype
-    inline = disposition == "inline" if disposition else part.get("content-id") is not None
-    return _Leaf(ctype, name, kind, inline)
-
-
 class MessageReader:
     """Body text, attachments and defects of one parsed message.
 
     Every part's payload is decoded at most once; the defects the stdlib
     finds while decoding (bad base64) are collected as they appear.
+
+    ``elided``: what :mod:`ingest.parse.oversize` cut out of ``source`` before
+    parsing. A file cut out whole is reported by its real size and SHA-256
+    (no data); any other cut is put back first, so the limit changes nothing else.
     """
 
-    def __init__(self, root: Message, defects: list[str], linesep: str) -> None:
+    def __init__(
+        self,
+        root: Message,
+        defects: list[str],
+        linesep: str,
+        elided: Mapping[bytes, Elided] | None = None,
+        source: bytes = b"",
+    ) -> None:
         self.root = root
         self.defects = defects
         self._linesep = linesep
+        self._elided = elided or {}
+        self._source = source
         self._payloads: dict[int, bytes] = {}
-        self._leaves: dict[int, _Leaf] = {}
+        self._leaves: dict[int, Leaf] = {}
         for part in root.walk():
             self._note_defects(part, part.defects)
+        if self._elided:
+            self._put_back_partial_cuts()
+
+    def _put_back_partial_cuts(self) -> None:
+        """Put back every cut but an attached base64 file that is one marker and nothing else."""
+        texts = [item.text.decode("ascii") for item in self._elided.values()]
+        for part in leaves(self.root):
+            # get_payload() would replace undecodable bytes; the lines go back exactly.
+            payload = vars(part).get("_payload")
+            if not isinstance(payload, str) or not any(text in payload for text in texts):
+                continue
+            whole = payload.strip() in texts
+            base64 = str(part.get("content-transfer-encoding", "")).strip().lower() == "base64"
+            if not (whole and base64 and self.leaf(part).body_kind is None):
+                part.set_payload(restore(payload, self._elided, self._source))
 
     def _note_defects(self, part: Message, found: list[MessageDefect]) -> None:
         """Record the stdlib's defects by class name, with where they were found."""
@@ -163,11 +119,11 @@ class MessageReader:
         for defect in found:
             self.defects.append(f"{where}: {type(defect).__name__}")
 
-    def leaf(self, part: Message) -> _Leaf:
+    def leaf(self, part: Message) -> Leaf:
         """What the leaf ``part`` is (cached)."""
         found = self._leaves.get(id(part))
         if found is None:
-            found = self._leaves[id(part)] = _read_leaf(part)
+            found = self._leaves[id(part)] = read_leaf(part)
         return found
 
     def payload(self, part: Message) -> bytes:
@@ -185,6 +141,10 @@ class MessageReader:
             self._note_defects(part, part.defects[before:])
             if any(isinstance(d, InvalidBase64LengthDefect) for d in part.defects[before:]):
                 data = _base64_without_last_character(data)
+            cut = self._elided.get(data)
+            if cut is not None:  # what decoding the cut lines would have found
+                where = "message" if part is self.root else content_type(part)
+                self.defects.extend(f"{where}: {name}" for name in cut.defects)
         self._payloads[key] = data
         return data
 
@@ -251,18 +211,18 @@ class MessageReader:
 
     def _texts(self, part: Message) -> list[tuple[str, str]]:
         """The body pieces of ``part`` in reading order, one branch of each alternative."""
-        children = _children(part)
-        if not children:
+        subparts = children(part)
+        if not subparts:
             found = self._leaf_text(part)
             return [found] if found else []
         if part.get_content_subtype() == "alternative":
-            branches = [self._kinds(child) for child in children]
+            branches = [self._kinds(child) for child in subparts]
             # Prefer the first branch that has plain text; otherwise the first
             # with any text, which will be HTML converted. Some mailers send an
             # empty text/plain beside the real HTML, so a blank choice falls
             # through to the next kind.
             for wanted in ("plain", "html"):
-                for child, kinds in zip(children, branches, strict=True):
+                for child, kinds in zip(subparts, branches, strict=True):
                     if wanted in kinds:
                         chosen = self._texts(child)
                         if any(text.strip() for _, text in chosen):
@@ -270,7 +230,7 @@ class MessageReader:
                         break
             return []
         pieces: list[tuple[str, str]] = []
-        for child in children:
+        for child in subparts:
             pieces.extend(self._texts(child))
         return pieces
 
@@ -284,26 +244,44 @@ class MessageReader:
         files the sender attached on purpose.
         """
         found: list[AttachmentInfo] = []
-        for part in _leaves(self.root):
+        for part in leaves(self.root):
             leaf = self.leaf(part)
             if leaf.body_kind is not None:
                 continue
             data = self.payload(part)
+            size, sha256 = self._measure(part, data)
             found.append(
                 AttachmentInfo(
                     filename=leaf.filename,
                     content_type=leaf.content_type,
-                    size=len(data),
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    data=data,
+                    size=len(data) if size is None else size,
+                    sha256=sha256,
+                    data=data if size is None else b"",
                     inline=leaf.inline,
                 )
             )
         return tuple(found)
 
+    def _measure(self, part: Message, data: bytes) -> tuple[int | None, str]:
+        """The real size (None: ``len(data)``) and SHA-256 of an attachment, cut out or not.
+
+        A file cut out whole is its marker; an attached message holding
+        markers is measured as if its cut lines were still in it.
+        """
+        if self._elided:
+            cut = self._elided.get(data)
+            if cut is not None:
+                return cut.size, cut.sha256
+            if part.is_multipart():
+                linesep = self._linesep.encode()
+                expanded = expanded_digest(data, self._elided, self._source, linesep)
+                if expanded is not None:
+                    return expanded
+        return None, hashlib.sha256(data).hexdigest()
+
     def _kinds(self, part: Message) -> set[str]:
         """Which kinds of body text ``part`` would yield, without decoding anything."""
-        return {kind for leaf in _leaves(part) if (kind := self.leaf(leaf).body_kind) is not None}
+        return {kind for leaf in leaves(part) if (kind := self.leaf(leaf).body_kind) is not None}
 
 
 def _without_headers(data: bytes, part: Message, linesep: str) -> bytes:
@@ -329,14 +307,3 @@ def _base64_without_last_character(encoded: bytes) -> bytes:
         return binascii.a2b_base64(clean + b"=" * (-len(clean) % 4))
     except binascii.Error:
         return encoded
-
-
-def _leaves(part: Message) -> list[Message]:
-    """Every leaf of the tree in document order (attached messages are leaves)."""
-    children = _children(part)
-    if not children:
-        return [part]
-    leaves: list[Message] = []
-    for child in children:
-        leaves.extend(_leaves(child))
-    return leaves

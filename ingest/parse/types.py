@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
+
+from ingest.parse.oversize import Elided
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,21 @@ class AttachmentInfo:
     """True for parts shown inside the body (signature logos, pasted images), not attached files."""
 
 
+@dataclass(frozen=True, eq=False)
+class MimeTree:
+    """The stdlib's tree of a parsed message, kept so that the forms reader need not parse again.
+
+    ``elided`` maps each marker left in the tree to the attachment it
+    stands for (:mod:`ingest.parse.oversize`); ``limit`` is the
+    ``max_attachment_bytes`` the message was parsed with (None: nothing cut).
+    The tree is the stdlib's mutable ``Message``: readers must not change it.
+    """
+
+    root: Message
+    elided: Mapping[bytes, Elided]
+    limit: int | None
+
+
 @dataclass(frozen=True)
 class ParsedEmail:
     """Everything later stages need from one message, decoded and normalised.
@@ -41,7 +60,9 @@ class ParsedEmail:
     readable body (HTML-only mail converted), ``new_text`` the same with quoted
     history and forwarded chains cut off. ``content_hash`` identifies the
     message's content independently of trace headers, for deduplication of
-    mail without a Message-ID.
+    mail without a Message-ID. ``mime`` is the parsed tree for the forms reader
+    (None when the message was built directly or could not be parsed); it is
+    left out of comparisons and of ``repr``.
     """
 
     message_id: str | None
@@ -62,6 +83,7 @@ class ParsedEmail:
     attachments: tuple[AttachmentInfo, ...] = field(repr=False)
     content_hash: str
     defects: tuple[str, ...] = ()
+    mime: MimeTree | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         """First value of header ``name`` (case-insensitive), or ``None``."""

@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from ingest.forms import CANONICAL_FIELDS, Extraction, extract
+from ingest.forms import CANONICAL_FIELDS, Extraction
 from tests.ingest.forms.corpus import CASES, Case
+from tests.ingest.forms.reading import extract_raw
 
 
 def _norm(value: str) -> str:
@@ -24,7 +25,7 @@ def _norm(value: str) -> str:
 
 @functools.cache
 def _extracted() -> dict[str, Extraction]:
-    return {case.name: extract(case.build()) for case in CASES}
+    return {case.name: extract_raw(case.build()) for case in CASES}
 
 
 def test_corpus_is_large_and_varied() -> None:

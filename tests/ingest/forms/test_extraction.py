@@ -1,17 +1,24 @@
-"""extract() as the tracker sees it: sources, forwards, nested files, the oversize pass."""
+"""extract() as the tracker sees it: sources, forwards, nested files, cut files, one parse."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
+from email.feedparser import FeedParser
+from email.message import Message
+
+import pytest
 
 from ingest.forms import CHILD_FIELDS, Extraction, FormLimits, extract
-from ingest.forms.oversize import elide_oversized
-from ingest.parse.mime import parse_bytes
+from ingest.parse import mime, parse
+from tests.helpers import make_email
 from tests.ingest.forms import generate as g
 from tests.ingest.forms.corpus import P1, P2, appendix_c, html_table, lines_inline, outlook_html
 from tests.ingest.forms.generate import Mail, build_mail
+from tests.ingest.forms.reading import extract_raw
+
+MB = 1024 * 1024
 
 
 def sources(extraction: Extraction) -> dict[str, str]:
@@ -33,7 +40,7 @@ def test_sources_name_where_each_value_was_read() -> None:
             attachments=[("winmail.dat", "application/ms-tnef", winmail)],
         )
     )
-    extraction = extract(raw)
+    extraction = extract_raw(raw)
     assert sources(extraction) == {
         "child_name": "html-table",
         "child_dob": "html-table",
@@ -65,7 +72,7 @@ def test_forward_recovers_the_practitioner_not_the_forwarder() -> None:
             "Westvale Community Health NHS Trust",
         )
     )
-    extraction = extract(raw)
+    extraction = extract_raw(raw)
     assert extraction.original_sender == ("Priya Examplewood", P1.email)
     assert extraction.original_date == "2026-03-02"
     values = {name: (v.value, v.source) for name, v in extraction.fields.items()}
@@ -77,7 +84,7 @@ def test_forward_recovers_the_practitioner_not_the_forwarder() -> None:
 
 
 def test_not_a_forward() -> None:
-    extraction = extract(build_mail(Mail(text="DOB: 01/01/2016")))
+    extraction = extract_raw(build_mail(Mail(text="DOB: 01/01/2016")))
     assert (extraction.original_sender, extraction.original_date) == (None, None)
 
 
@@ -95,7 +102,7 @@ def test_nested_attached_message_inside_an_attached_message() -> None:
             attachments=[("middle.eml", "message/rfc822", middle)],
         )
     )
-    extraction = extract(outer)
+    extraction = extract_raw(outer)
     assert extraction.original_sender == (P2.raiser, P2.email)
     assert extraction.fields["child_name"].source == "attachment:middle.eml/inner.eml"
     assert [r.filename for r in extraction.attachments] == ["middle.eml", "middle.eml/inner.eml"]
@@ -105,30 +112,68 @@ def test_default_limits() -> None:
     assert FormLimits() == FormLimits(10 * 1024 * 1024, 40 * 1024 * 1024, 10.0)
 
 
-def test_oversize_pass_keeps_small_parts_and_crlf_messages() -> None:
-    big = os.urandom(300_000)
-    small = b"Name of Child: Jo Testchild\n" * 200
-    raw = build_mail(
-        Mail(
-            text="x",
-            attachments=[("big.pdf", "application/pdf", big), ("s.txt", "text/plain", small)],
-        )
-    ).replace(b"\n", b"\r\n")
-    reduced, found = elide_oversized(raw, 100_000)
-    assert len(reduced) < 20_000
-    (elided,) = found.values()
-    assert (elided.size, elided.sha256) == (len(big), hashlib.sha256(big).hexdigest())
-    root = parse_bytes(reduced, [])
-    parts = [p for p in root.walk() if p.get_filename()]
-    assert parts[0].get_payload(decode=True) in found
-    assert parts[1].get_payload(decode=True) == small
-    assert elide_oversized(raw, 10_000_000) == (raw, {})
-
-
 def test_an_attachment_at_the_limit_is_read() -> None:
     form = g.pdf_text(["Name of Child: Jo Testchild"])
     raw = build_mail(Mail(text="x", attachments=[("form.pdf", "application/pdf", form)]))
-    (report,) = extract(raw, FormLimits(max_attachment_bytes=len(form))).attachments
+    (report,) = extract_raw(raw, FormLimits(max_attachment_bytes=len(form))).attachments
     assert report.status == "read"
     assert report.sha256 == hashlib.sha256(form).hexdigest()
     assert base64.b64encode(form)  # the fixture really is base64 in the message
+
+
+def test_the_message_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = build_mail(
+        Mail(
+            text=lines_inline(appendix_c(P1)[:5]),
+            attachments=[("form.pdf", "application/pdf", g.pdf_text(["Requested action: Call"]))],
+        )
+    )
+    calls: list[int] = []
+    stdlib_parses: list[int] = []
+    real_parse_bytes, real_close = mime.parse_bytes, FeedParser.close
+
+    def parse_bytes(data: bytes, defects: list[str]) -> Message:
+        calls.append(len(data))
+        return real_parse_bytes(data, defects)
+
+    def close(parser: FeedParser) -> Message:
+        stdlib_parses.append(1)
+        return real_close(parser)
+
+    monkeypatch.setattr(mime, "parse_bytes", parse_bytes)
+    monkeypatch.setattr(FeedParser, "close", close)
+    extraction = extract_raw(raw)
+    assert extraction.fields["child_name"].value == P1.child
+    assert extraction.fields["requested_action"].value == "Call"
+    assert (len(calls), len(stdlib_parses)) == (1, 1)
+
+
+@pytest.mark.parametrize("parsed_with", [None, MB, 10 * MB], ids=["no-limit", "lower", "higher"])
+def test_an_over_limit_file_is_reported_whatever_limit_the_message_was_parsed_with(
+    parsed_with: int | None,
+) -> None:
+    data = os.urandom(3 * MB)
+    raw = build_mail(Mail(text="x", attachments=[("form.pdf", "application/pdf", data)]))
+    email = parse(raw, max_attachment_bytes=parsed_with)
+    (report,) = extract(email, FormLimits(max_attachment_bytes=2 * MB)).attachments
+    assert (report.status, report.size) == ("too-large", 3 * MB)
+    assert report.sha256 == hashlib.sha256(data).hexdigest()
+    assert report.reason == f"{3 * MB} bytes, over the {2 * MB}-byte limit; not read"
+
+
+def test_a_file_cut_by_a_lower_parse_limit_is_reported_not_read() -> None:
+    data = os.urandom(50_000)
+    raw = build_mail(Mail(text="x", attachments=[("form.pdf", "application/pdf", data)]))
+    (report,) = extract(parse(raw, max_attachment_bytes=10_000), FormLimits()).attachments
+    assert (report.status, report.size) == ("too-large", 50_000)
+    assert report.sha256 == hashlib.sha256(data).hexdigest()
+    assert report.reason == "50000 bytes, over the 10000-byte limit; not read"
+
+
+def test_a_message_without_its_mime_tree_is_read_from_its_text() -> None:
+    email = make_email(text=lines_inline(appendix_c(P1)[:5]))
+    assert email.mime is None
+    extraction = extract(email)
+    assert extraction.fields["child_name"].value == P1.child
+    assert extraction.fields["raiser_email"].value == "p.shah@school.example"
+    assert extraction.attachments == ()

@@ -10,6 +10,7 @@ import pytest
 from ingest.forms import extraction
 from ingest.forms.registry import structural_problem
 from tests.ingest.forms.generate import docx_form
+from tests.ingest.forms.reading import extract_raw
 
 
 def _never(*args: object, **kwargs: object) -> object:
@@ -33,7 +34,7 @@ def test_truncated_pdf_and_damaged_docx_are_unreadable_without_a_worker(
         + __import__("base64").encodebytes(pdf)
         + b"--b--\r\n"
     )
-    [report] = extraction.extract(raw).attachments
+    [report] = extract_raw(raw).attachments
     assert (report.status, report.reason) == (
         "unreadable",
         "not a complete PDF file (no end-of-file marker)",
