@@ -58,16 +58,16 @@ def main() -> int:
 
     poison = os.environ.get("TRACKER_POISON", "").encode()
     if poison:
-        import tracker.service as service
+        import tracker.intake.reading as reading
 
-        real_parse = service.parse
+        real_parse = reading.parse
 
-        def parse(data: bytes) -> Any:
+        def parse(data: bytes, **kw: Any) -> Any:
             if poison in data:  # this message "crashes the interpreter"
                 os.kill(os.getpid(), signal.SIGKILL)
-            return real_parse(data)
+            return real_parse(data, **kw)
 
-        service.parse = parse  # type: ignore[assignment]
+        reading.parse = parse  # type: ignore[assignment]
     _wrap(SmtpSender, "send")
     _wrap(MaildirSource, "ack")
     code = tracker_main(sys.argv[1:])

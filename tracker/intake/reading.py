@@ -5,6 +5,8 @@ any database transaction (attachments are read in killable worker processes
 under the configured limits), and everything after it reads the resulting
 :class:`~tracker.intake.work.Work` instead of the bytes. Robots' mail is not
 read for forms at all (a bounce carries the original as an attachment).
+Attachments over the size limit are cut out before the MIME parse and
+reported by size and hash only, so a large one never multiplies in memory.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def read(
 ) -> Work:
     """What the intake needs from one message's bytes; never raises for bad input."""
     try:
-        email = parse(data)
+        email = parse(data, max_attachment_bytes=limits.max_attachment_bytes)
     except ParseError as exc:
         return Work(raw_id, mailbox, received_at, None, parse_error=f"cannot parse: {exc}")
     except Exception as exc:  # a parser bug must not lose the message
@@ -46,7 +48,7 @@ def read(
     forms = None
     if verdict.verdict is Verdict.PERSON:
         try:
-            forms = extract(data, limits)
+            forms = extract(email, limits)
         except Exception as exc:  # extract promises not to raise; a bug must not lose mail
             log.error("reading forms of raw message %s failed (%s)", raw_id, type(exc).__name__)
     return Work(raw_id, mailbox, received_at, email, verdict, forms)
