@@ -62,9 +62,8 @@ from ingest.parse import mime
 from ingest.parse.body import decode_bytes
 from ingest.parse.headers import parse_addresses, parse_date
 from ingest.parse.mime import MessageReader
-from ingest.parse.oversize import Elided
 from ingest.parse.subject import decode_subject
-from ingest.parse.types import ParsedEmail
+from ingest.parse.types import Elided, ParsedEmail
 
 __all__ = ["extract"]
 

@@ -33,7 +33,7 @@ from ingest.parse.headers import (
     parse_return_path,
     unfold,
 )
-from ingest.parse.oversize import elide_oversized
+from ingest.parse.oversize import elide_oversized, put_back
 from ingest.parse.parts import content_type
 from ingest.parse.subject import decode_subject, strip_prefixes
 from ingest.parse.types import Address, AttachmentInfo, MimeTree, ParsedEmail
@@ -131,6 +131,8 @@ def _parse(data: bytes, limit: int | None) -> ParsedEmail:
     data = _repair_headers(data, defects)
 
     root = mime.parse_bytes(data, defects)
+    if elided:
+        put_back(root, elided, source)
     if root.get_unixfrom() is not None:
         defects.append("message: mbox 'From ' line before the headers skipped")
     raw_headers: list[tuple[str, str]] = []

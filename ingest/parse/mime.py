@@ -26,9 +26,9 @@ from email.utils import collapse_rfc2231_value
 
 from ingest.parse.body import decode_bytes, html_to_text
 from ingest.parse.headers import decode_8bit, unfold
-from ingest.parse.oversize import Elided, expanded_digest, restore
+from ingest.parse.oversize import expanded_digest
 from ingest.parse.parts import Leaf, children, content_type, leaves, read_leaf
-from ingest.parse.types import AttachmentInfo
+from ingest.parse.types import AttachmentInfo, Elided
 
 __all__ = ["MessageReader", "parse_bytes"]
 
@@ -76,8 +76,8 @@ class MessageReader:
     finds while decoding (bad base64) are collected as they appear.
 
     ``elided``: what :mod:`ingest.parse.oversize` cut out of ``source`` before
-    parsing. A file cut out whole is reported by its real size and SHA-256
-    (no data); any other cut is put back first, so the limit changes nothing else.
+    parsing (other cuts already put back): a file cut out whole is reported
+    by its real size and SHA-256, without data.
     """
 
     def __init__(
@@ -97,21 +97,6 @@ class MessageReader:
         self._leaves: dict[int, Leaf] = {}
         for part in root.walk():
             self._note_defects(part, part.defects)
-        if self._elided:
-            self._put_back_partial_cuts()
-
-    def _put_back_partial_cuts(self) -> None:
-        """Put back every cut but an attached base64 file that is one marker and nothing else."""
-        texts = [item.text.decode("ascii") for item in self._elided.values()]
-        for part in leaves(self.root):
-            # get_payload() would replace undecodable bytes; the lines go back exactly.
-            payload = vars(part).get("_payload")
-            if not isinstance(payload, str) or not any(text in payload for text in texts):
-                continue
-            whole = payload.strip() in texts
-            base64 = str(part.get("content-transfer-encoding", "")).strip().lower() == "base64"
-            if not (whole and base64 and self.leaf(part).body_kind is None):
-                part.set_payload(restore(payload, self._elided, self._source))
 
     def _note_defects(self, part: Message, found: list[MessageDefect]) -> None:
         """Record the stdlib's defects by class name, with where they were found."""

@@ -11,7 +11,7 @@ and replaced by a one-line marker. The parser then sees a tiny part, which
 its marker and report with the real size and SHA-256.
 
 A run that turns out not to be a whole attached file (body text, a run
-inside a part with other lines) is put back after parsing (:func:`restore`),
+inside a part with other lines) is put back after parsing (:func:`put_back`),
 and an attached message holding a marker is measured as if it had not been
 cut (:func:`expanded_digest`), so that what :func:`ingest.parse.parse`
 reports does not depend on the limit.
@@ -28,11 +28,14 @@ import binascii
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.message import Message
 from itertools import chain
 
-__all__ = ["Elided", "elide_oversized", "expanded_digest", "restore"]
+from ingest.parse.parts import leaves, read_leaf
+from ingest.parse.types import Elided
+
+__all__ = ["elide_oversized", "expanded_digest", "put_back"]
 
 # A long stretch of base64 characters and line ends. One character class, no
 # repeated group: the regex engine then keeps no backtracking state per line.
@@ -41,30 +44,6 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _WHITESPACE = b" \t\r\n"
 _SLICE = 1 << 20
 _TAIL = 8
-
-
-@dataclass(frozen=True)
-class Elided:
-    """What one marker stands for: the decoded size, its SHA-256 and first bytes (to spot programs).
-
-    ``start`` and ``end`` are where the cut lines were in the bytes given to
-    :func:`elide_oversized`; ``line`` is the marker line put in their place
-    (the base64 of the marker and a line end), ``text`` the same without the
-    line end. ``defects`` name what the stdlib would have found decoding the
-    lines (bad padding), so that the message's defects do not depend on the limit.
-    """
-
-    size: int
-    sha256: str
-    head: bytes
-    start: int
-    end: int
-    line: bytes
-    defects: tuple[str, ...] = ()
-
-    @property
-    def text(self) -> bytes:
-        return self.line.rstrip(b"\r\n")
 
 
 def _hash_base64(raw: bytes, start: int, end: int) -> Elided:
@@ -167,7 +146,27 @@ def elide_oversized(raw: bytes, limit: int) -> tuple[bytes, dict[bytes, Elided]]
     return b"".join(pieces), found
 
 
-def restore(payload: str, elided: Mapping[bytes, Elided], source: bytes) -> str:
+def put_back(root: Message, elided: Mapping[bytes, Elided], source: bytes) -> None:
+    """Put back every cut in ``root`` except a whole attached base64 file, left as its marker.
+
+    Body text, a run inside a part with other lines, and anything not base64
+    go back to the lines they were in ``source``, so that reading them does
+    not depend on the limit. Attached messages are leaves: cuts inside them
+    stay, and :func:`expanded_digest` measures them.
+    """
+    texts = [item.text.decode("ascii") for item in elided.values()]
+    for part in leaves(root):
+        # get_payload() would replace undecodable bytes; the lines go back exactly.
+        payload = vars(part).get("_payload")
+        if not isinstance(payload, str) or not any(text in payload for text in texts):
+            continue
+        whole = payload.strip() in texts
+        base64 = str(part.get("content-transfer-encoding", "")).strip().lower() == "base64"
+        if not (whole and base64 and read_leaf(part).body_kind is None):
+            part.set_payload(_restore(payload, elided, source))
+
+
+def _restore(payload: str, elided: Mapping[bytes, Elided], source: bytes) -> str:
     """A part's body with every marker line put back to the lines it replaced in ``source``.
 
     The parser leaves the line end before a boundary out of the part's body,
@@ -198,7 +197,7 @@ def expanded_digest(
     ``data`` is an attached message written out again by the stdlib
     generator, which ends every line with ``linesep``; the cut lines are
     hashed slice by slice with their line ends converted the same way, never
-    joined into one copy. As in :func:`restore`, a marker without its line
+    joined into one copy. As in :func:`put_back`, a marker without its line
     end stands for the cut lines without their last one.
     """
     found = sorted(

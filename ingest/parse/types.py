@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 
-from ingest.parse.oversize import Elided
-
 
 @dataclass(frozen=True)
 class Address:
@@ -24,7 +22,11 @@ class Address:
 
 @dataclass(frozen=True)
 class AttachmentInfo:
-    """An attached file: what it claims to be and a hash of what it is."""
+    """An attached file: what it claims to be and a hash of what it is.
+
+    ``data`` is empty for a file over the limit the message was parsed with:
+    it was hashed from the raw bytes, never decoded.
+    """
 
     filename: str | None
     content_type: str
@@ -33,6 +35,30 @@ class AttachmentInfo:
     data: bytes = field(repr=False, compare=False)
     inline: bool = False
     """True for parts shown inside the body (signature logos, pasted images), not attached files."""
+
+
+@dataclass(frozen=True)
+class Elided:
+    """A file cut out before parsing: decoded size, SHA-256 and first bytes (to spot programs).
+
+    ``start`` and ``end`` are where the cut lines were in the bytes given to
+    :func:`ingest.parse.oversize.elide_oversized`; ``line`` is the marker line put in their place
+    (the base64 of the marker and a line end), ``text`` the same without the
+    line end. ``defects`` name what the stdlib would have found decoding the
+    lines (bad padding), so that the message's defects do not depend on the limit.
+    """
+
+    size: int
+    sha256: str
+    head: bytes
+    start: int
+    end: int
+    line: bytes
+    defects: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> bytes:
+        return self.line.rstrip(b"\r\n")
 
 
 @dataclass(frozen=True, eq=False)
