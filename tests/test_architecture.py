@@ -649,5 +649,31 @@ def test_exception_tree_is_documented() -> None:
 # -- other shapes ----------------------------------------------------------
 
 
+def _exported(module: Module) -> list[str]:
+    for node in module.tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            return [str(name) for name in value]
+    return []
+
+
+def test_no_exported_name_is_also_a_submodule() -> None:
+    """``pkg.name`` becomes the submodule as soon as anything imports ``pkg.name``.
+
+    So a package cannot export a function under its submodule's name: which
+    one ``from pkg import name`` gives depends on what was imported before.
+    """
+    clashes = sorted(
+        f"{name}.{export}"
+        for name, module in modules().items()
+        if module.path.name == "__init__.py"
+        for export in _exported(module)
+        if f"{name}.{export}" in modules()
+    )
+    assert clashes == []
+
+
 def test_no_python_under_rules() -> None:
     assert not list((ROOT / "rules").rglob("*.py"))
