@@ -61,7 +61,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "tracker.store": "owns the engine, the sessions and the migrations",
         "tracker.migrations.*": "Alembic's environment and revisions",
         "tracker.service": "the one place that joins the pure stages to the store",
-        "tracker.intake.apply": "writes the intake's decisions: its only database code",
+        "tracker.intake.writer": "writes the intake's decisions: its only database code",
         "tracker.intake.load": "loads the snapshot the intake decides from, up front",
         "tracker.intake.run": "runs a batch in the caller's transaction: load, decide, apply",
         "tracker.intake.rows": "the one mapper between a case's state and its ORM row",

@@ -17,7 +17,6 @@ import importlib
 import typing
 
 if typing.TYPE_CHECKING:
-    from tracker.intake.apply import apply
     from tracker.intake.context import Context
     from tracker.intake.decision import Changes, Decision
     from tracker.intake.load import CHUNK, chunks, load_snapshot
@@ -26,6 +25,7 @@ if typing.TYPE_CHECKING:
     from tracker.intake.snapshot import CaseView, Snapshot
     from tracker.intake.triage import decide
     from tracker.intake.work import Result, Work
+    from tracker.intake.writer import apply
 
 __all__ = [
     "CHUNK",
@@ -56,7 +56,7 @@ _LAZY = {
     "Result": "tracker.intake.work",
     "Snapshot": "tracker.intake.snapshot",
     "Work": "tracker.intake.work",
-    "apply": "tracker.intake.apply",
+    "apply": "tracker.intake.writer",
     "chunks": "tracker.intake.load",
     "decide": "tracker.intake.triage",
     "decide_all": "tracker.intake.run",

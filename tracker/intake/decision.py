@@ -3,7 +3,7 @@
 A :class:`Decision` is frozen and holds plain values only, so a decision can
 be unit-tested from literals and explained from its value. Cases are named by
 *keys*: a stored case's id, or a negative number for a case opened earlier in
-the same batch (:func:`tracker.intake.apply.apply` maps those to the ids the
+the same batch (:func:`tracker.intake.writer.apply` maps those to the ids the
 database gives). Deadlines are keyed the same way.
 
 Deciding one message builds its :class:`Changes` from small parts (the forms,

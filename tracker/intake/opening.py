@@ -1,7 +1,7 @@
 """A new case from a person's escalation: its partnership, reference, rules and acknowledgement.
 
 The reference number is the snapshot's last number for the partnership's
-prefix and year plus one; :func:`tracker.intake.apply.apply` claims it in
+prefix and year plus one; :func:`tracker.intake.writer.apply` claims it in
 the database and refuses the batch if another daemon took it meanwhile. Pure.
 """
 

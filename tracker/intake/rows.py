@@ -1,6 +1,6 @@
 """The one mapper between a case's rule state and its ``cases`` row.
 
-Loading (:mod:`tracker.intake.load`) and writing (:mod:`tracker.intake.apply`)
+Loading (:mod:`tracker.intake.load`) and writing (:mod:`tracker.intake.writer`)
 both go through here, so a column added to the state is added once.
 """
 

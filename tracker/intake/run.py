@@ -4,7 +4,7 @@ A backlog of hundreds of messages must not cost a dozen round trips each,
 so one batch is: :func:`~tracker.intake.load.load_snapshot` (a few queries),
 :func:`~tracker.intake.triage.decide` per message in memory (the snapshot
 advanced after each, so a reply right behind its escalation threads into
-it), and :func:`~tracker.intake.apply.apply` (a few multi-row statements).
+it), and :func:`~tracker.intake.writer.apply` (a few multi-row statements).
 A message whose decision fails (a bug) is quarantined with its traceback and
 leaves no trace in the others.
 """
@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from tracker.config import Config
-from tracker.intake.apply import apply
 from tracker.intake.context import Context
 from tracker.intake.decision import Decision
 from tracker.intake.load import load_snapshot
@@ -27,6 +26,7 @@ from tracker.intake.outcomes import quarantine
 from tracker.intake.snapshot import Snapshot
 from tracker.intake.triage import decide
 from tracker.intake.work import Result, Work
+from tracker.intake.writer import apply
 from tracker.notify import Renderer
 from tracker.rules.partnerships import Partnerships
 

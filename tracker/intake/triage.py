@@ -4,7 +4,7 @@
 unparseable, our own mail or a duplicate, held for review, a robot's mail,
 a follow-up to a case (its rules applied), or a new case with its
 acknowledgement. It returns a frozen :class:`~tracker.intake.decision.Decision`
-and touches no database, clock or mailbox; :mod:`tracker.intake.apply`
+and touches no database, clock or mailbox; :mod:`tracker.intake.writer`
 writes what it says.
 """
 
