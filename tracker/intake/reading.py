@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import replace
 from datetime import datetime
 
 from ingest.classify import Policy, Verdict, classify
@@ -51,7 +52,8 @@ def read(
             forms = extract(email, limits)
         except Exception as exc:  # extract promises not to raise; a bug must not lose mail
             log.error("reading forms of raw message %s failed (%s)", raw_id, type(exc).__name__)
-    return Work(raw_id, mailbox, received_at, email, verdict, forms)
+    # The MIME tree was kept for the forms reader only; a batch need not hold it.
+    return Work(raw_id, mailbox, received_at, replace(email, mime=None), verdict, forms)
 
 
 def _failed(raw_id: int, mailbox: str, received_at: datetime, what: str, exc: Exception) -> Work:
