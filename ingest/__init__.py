@@ -13,7 +13,6 @@ here cannot be both the subpackage and its function, so they are
 ``ingest.parse.parse`` and ``ingest.classify.classify``.
 """
 
-import importlib
 import typing
 
 from ingest.errors import (
@@ -25,6 +24,7 @@ from ingest.errors import (
     SourceProtocolError,
     SourceUnavailable,
 )
+from ingest.lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from ingest.classify import Classification, Policy, Verdict
@@ -69,16 +69,5 @@ _LAZY = {
     "extract": "ingest.forms",
 }
 
-# Defined for the interpreter only: mypy reads the imports above instead, so a
-# misspelt name is still an error there.
 if not typing.TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name not in _LAZY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

@@ -103,6 +103,7 @@ PURE = (
     "ingest.parse.*",
     "ingest.classify",
     "ingest.raw",
+    "ingest.lazy",
     "tracker.threads",
     "tracker.refcode",
     "tracker.kinds",

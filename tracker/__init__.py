@@ -10,9 +10,9 @@ eager ``from tracker.service import Service`` here would pull SQLAlchemy into
 each of them (``tests/test_architecture.py`` would say so).
 """
 
-import importlib
 import typing
 
+from ingest.lazy import lazy_names as _lazy_names
 from tracker.errors import (
     ConfigError,
     DeliveryError,
@@ -66,16 +66,5 @@ _LAZY = {
     "load_config": "tracker.config",
 }
 
-# Defined for the interpreter only: mypy reads the imports above instead, so a
-# misspelt name is still an error there.
 if not typing.TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name not in _LAZY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

@@ -13,8 +13,9 @@ package (``triage``, ``decision``...) does not pull in the database code of
 ``load`` and ``apply`` through this ``__init__``.
 """
 
-import importlib
 import typing
+
+from ingest.lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from tracker.intake.context import Context
@@ -65,13 +66,4 @@ _LAZY = {
 }
 
 if not typing.TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name not in _LAZY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

@@ -16,8 +16,9 @@ the others (the YAML and pydantic behind the schema in particular).
 ``explain`` is left out: it is also the name of its module.
 """
 
-import importlib
 import typing
+
+from ingest.lazy import lazy_names as _lazy_names
 
 if typing.TYPE_CHECKING:
     from tracker.rules.calendar import CalendarSettings, WorkingCalendar
@@ -88,15 +89,5 @@ _LAZY = {
     "rule_path": "tracker.rules.partnerships",
 }
 
-# Defined for the interpreter only: mypy reads the imports above instead.
 if not typing.TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name not in _LAZY:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

@@ -8,8 +8,6 @@ as the daemon makes them.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,29 +15,13 @@ from sqlalchemy import select
 from ingest.classify import Classification, Verdict
 from ingest.parse.types import Address
 from tests.helpers import make_email
-from tracker.config import default_config
+from tests.tracker.intake.conftest import NOW
 from tracker.errors import ConflictError
 from tracker.intake import Context, Work, apply, decide_all, load_snapshot
 from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail, RefSequence
-from tracker.notify import Renderer
-from tracker.rules.partnerships import Partnerships
 from tracker.store import Store
 
-ROOT = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
 PERSON = Classification(Verdict.PERSON, "a person's message", ())
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    config = default_config(ROOT)
-    return Context(
-        config=config,
-        partnerships=Partnerships.from_config(config),
-        renderer=Renderer(ROOT / "templates"),
-        child_key_secret=b"k" * 32,
-        now=NOW,
-    )
 
 
 def _raw(store: Store, n: int) -> list[int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,31 +17,15 @@ from ingest.forms import Extraction
 from ingest.forms.types import FieldValue
 from ingest.parse.types import Address
 from tests.helpers import make_email
-from tracker.config import default_config
 from tracker.intake import CaseView, Context, Snapshot, Work, decide, decide_all
 from tracker.kinds import EventKind, Outcome
-from tracker.notify import Renderer
 from tracker.rules.engine import CaseState, OpenDeadline
 from tracker.rules.partnerships import Partnerships
 
-ROOT = Path(__file__).resolve().parents[3]
-NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)  # a Monday
 RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 PERSON = Classification(Verdict.PERSON, "a person's message", ())
 PRACTITIONER = "p.shah@oakfield.example.sch.uk"
 STAFF = "r.khan@solihull.gov.uk"  # staff in the embedded configuration
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    config = default_config(ROOT)
-    return Context(
-        config=config,
-        partnerships=Partnerships.from_config(config),
-        renderer=Renderer(ROOT / "templates"),
-        child_key_secret=b"k" * 32,
-        now=NOW,
-    )
 
 
 def work(
