@@ -62,7 +62,9 @@ def load_snapshot(
             )
         ):
             if state == "done":
-                snap.done[raw_id] = Result(raw_id, Outcome(outcome or "ignored"), reason or "")
+                snap.done[raw_id] = Result(
+                    raw_id, Outcome(outcome or Outcome.IGNORED), reason or ""
+                )
 
     ids = sorted({i for e in emails for i in (e.message_id, *e.in_reply_to, *e.references) if i})
     for mids in chunks(ids):
