@@ -317,6 +317,28 @@ class Attachment(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+class Participant(Base):
+    """Someone who may act on a case by mail (see README, "Who may change a case").
+
+    The raiser, the people the escalation was addressed to (the party
+    challenged) and copied to, and whoever a participant copies in later.
+    The partnership's staff come from the configuration and are not stored.
+    """
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("case_id", "address", name="uq_participants_case_id_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    #: raiser | addressed | copied | added
+    role: Mapped[str] = mapped_column(String(16))
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"))
+    added_at: Mapped[datetime]
+
+
 class ClockMark(Base):
     """The latest time this database has been run at: the clock never moves backwards."""
 
