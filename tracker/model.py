@@ -61,6 +61,41 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: What PostgreSQL's text types refuse (NUL), and what takes its place: the
+#: replacement character, so a reader sees that something was there.
+REFUSED_IN_TEXT = "\x00"
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(value: str) -> str:
+    """``value`` with every character PostgreSQL refuses in text replaced by U+FFFD."""
+    return value.replace(REFUSED_IN_TEXT, REPLACEMENT) if REFUSED_IN_TEXT in value else value
+
+
+class CleanString(TypeDecorator[str]):
+    """``String(n)`` that never hands PostgreSQL a NUL.
+
+    Text from a message (a child's name in a form, a subject, an attachment's
+    name) can carry a NUL; PostgreSQL refuses it, and one such value used to
+    fail the whole batch. Every text column of the model uses this type (or
+    :class:`CleanText`), so no writer has to remember; SQLite gets the same
+    text, so the two databases store the same thing. The schema is unchanged.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else clean_text(value)
+
+
+class CleanText(CleanString):
+    """``Text`` that never hands PostgreSQL a NUL (see :class:`CleanString`)."""
+
+    impl = Text
+    cache_ok = True
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
@@ -82,17 +117,17 @@ class RawMail(Base):
     __table_args__ = (UniqueConstraint("mailbox", "sha256", name="uq_raw_mail_mailbox_sha256"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mailbox: Mapped[str] = mapped_column(String(100))
-    external_id: Mapped[str] = mapped_column(String(200))
-    sha256: Mapped[str] = mapped_column(String(64))
+    mailbox: Mapped[str] = mapped_column(CleanString(100))
+    external_id: Mapped[str] = mapped_column(CleanString(200))
+    sha256: Mapped[str] = mapped_column(CleanString(64))
     size: Mapped[int]
     received_at: Mapped[datetime]
     stored_at: Mapped[datetime]
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    outcome: Mapped[str | None] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(CleanString(16), default="pending", index=True)
+    outcome: Mapped[str | None] = mapped_column(CleanString(16))
+    reason: Mapped[str | None] = mapped_column(CleanText)
+    error: Mapped[str | None] = mapped_column(CleanText)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None]
     #: The mailbox was told (moved/flagged) after the outcome was committed.
@@ -105,7 +140,7 @@ class RefSequence(Base):
 
     __tablename__ = "ref_sequence"
 
-    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    prefix: Mapped[str] = mapped_column(CleanString(10), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
 
@@ -114,17 +149,17 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
-    partnership: Mapped[str] = mapped_column(String(50), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    reference: Mapped[str] = mapped_column(CleanString(32), unique=True)
+    partnership: Mapped[str] = mapped_column(CleanString(50), index=True)
+    status: Mapped[str] = mapped_column(CleanString(16), default="open")
     stage: Mapped[int] = mapped_column(default=1)
     flags: Mapped[list[str]] = mapped_column(default=list)
-    category: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str | None] = mapped_column(CleanString(50))
     opened_at: Mapped[datetime]
-    raised_by: Mapped[str] = mapped_column(String(320))
-    mailbox: Mapped[str] = mapped_column(String(100))
+    raised_by: Mapped[str] = mapped_column(CleanString(320))
+    mailbox: Mapped[str] = mapped_column(CleanString(100))
     #: The procedure's track (Bedfordshire's case contexts; ``default`` elsewhere).
-    track: Mapped[str | None] = mapped_column(String(40))
+    track: Mapped[str | None] = mapped_column(CleanString(40))
     stage_entered_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
 
@@ -158,14 +193,14 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"), index=True)
-    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    direction: Mapped[str] = mapped_column(CleanString(3))  # "in" | "out"
     #: Unique: the same Message-ID is one message, whichever mailbox it reached.
-    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
-    content_hash: Mapped[str | None] = mapped_column(String(64))
-    from_addr: Mapped[str | None] = mapped_column(String(320))
+    message_id: Mapped[str | None] = mapped_column(CleanString(998), unique=True)
+    content_hash: Mapped[str | None] = mapped_column(CleanString(64))
+    from_addr: Mapped[str | None] = mapped_column(CleanString(320))
     at: Mapped[datetime]
-    verdict: Mapped[str] = mapped_column(String(16))
-    threaded_via: Mapped[str | None] = mapped_column(String(32))
+    verdict: Mapped[str] = mapped_column(CleanString(16))
+    threaded_via: Mapped[str | None] = mapped_column(CleanString(32))
 
     case: Mapped[Case | None] = relationship(back_populates="messages", lazy="raise_on_sql")
 
@@ -179,8 +214,8 @@ class Event(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"), index=True)
     at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(CleanString(32))
+    detail: Mapped[str] = mapped_column(CleanText)
 
     case: Mapped[Case | None] = relationship(back_populates="events", lazy="raise_on_sql")
 
@@ -199,23 +234,23 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    intent: Mapped[str] = mapped_column(String(200), unique=True)
+    intent: Mapped[str] = mapped_column(CleanString(200), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    message_id: Mapped[str] = mapped_column(String(998), unique=True)
-    envelope_from: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(CleanString(32))
+    message_id: Mapped[str] = mapped_column(CleanString(998), unique=True)
+    envelope_from: Mapped[str] = mapped_column(CleanString(320))
     recipients: Mapped[list[str]]
     #: Lower-cased main recipient: the per-sender rate limit counts rows by it.
-    rate_key: Mapped[str] = mapped_column(String(320), index=True)
+    rate_key: Mapped[str] = mapped_column(CleanString(320), index=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     automatic: Mapped[bool] = mapped_column(default=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    state: Mapped[str] = mapped_column(CleanString(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sending_since: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(CleanText)
 
 
 class Deadline(Base):
@@ -234,21 +269,21 @@ class Deadline(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    track: Mapped[str] = mapped_column(String(40))
+    track: Mapped[str] = mapped_column(CleanString(40))
     stage: Mapped[int]
-    unit: Mapped[str | None] = mapped_column(String(20))
+    unit: Mapped[str | None] = mapped_column(CleanString(20))
     within: Mapped[float | None]
-    basis: Mapped[str] = mapped_column(String(16))
+    basis: Mapped[str] = mapped_column(CleanString(16))
     #: ``case_opened``, ``stage_entered`` or ``flag:<name>``: what the time ran from.
-    start_event: Mapped[str] = mapped_column(String(40))
+    start_event: Mapped[str] = mapped_column(CleanString(40))
     started_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     #: Due outside business hours (same working day after the cut-off, clock hours at night).
     out_of_hours: Mapped[bool] = mapped_column(default=False)
     #: ``<procedure>@<file sha256 prefix> <key path>``: the rule that produced it.
-    rule: Mapped[str] = mapped_column(String(200))
-    explanation: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    rule: Mapped[str] = mapped_column(CleanString(200))
+    explanation: Mapped[str] = mapped_column(CleanText)
+    state: Mapped[str] = mapped_column(CleanString(16), default="open")
     met_at: Mapped[datetime | None]
     reminder_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
@@ -271,12 +306,12 @@ class Child(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
-    partnership: Mapped[str] = mapped_column(String(50))
-    child_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    name: Mapped[str | None] = mapped_column(Text)
-    dob: Mapped[str | None] = mapped_column(String(10))
-    local_ref: Mapped[str | None] = mapped_column(String(100))
-    source: Mapped[str] = mapped_column(String(200))
+    partnership: Mapped[str] = mapped_column(CleanString(50))
+    child_key: Mapped[str | None] = mapped_column(CleanString(64), index=True)
+    name: Mapped[str | None] = mapped_column(CleanText)
+    dob: Mapped[str | None] = mapped_column(CleanString(10))
+    local_ref: Mapped[str | None] = mapped_column(CleanString(100))
+    source: Mapped[str] = mapped_column(CleanString(200))
     recorded_at: Mapped[datetime]
 
 
@@ -293,9 +328,9 @@ class CaseField(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    name: Mapped[str] = mapped_column(String(40))
-    value: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(CleanString(40))
+    value: Mapped[str] = mapped_column(CleanText)
+    source: Mapped[str] = mapped_column(CleanString(200))
     confidence: Mapped[float]
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"))
     recorded_at: Mapped[datetime]
@@ -308,13 +343,13 @@ class Attachment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     raw_id: Mapped[int] = mapped_column(ForeignKey("raw_mail.id"), index=True)
-    filename: Mapped[str | None] = mapped_column(Text)
-    content_type: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str | None] = mapped_column(CleanText)
+    content_type: Mapped[str] = mapped_column(CleanString(200))
     size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(CleanString(64))
     #: read | no-form | unreadable | too-large | blocked | timeout
-    status: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(CleanString(16))
+    reason: Mapped[str] = mapped_column(CleanText)
 
 
 class Participant(Base):
@@ -332,9 +367,9 @@ class Participant(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    address: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(CleanString(320))
     #: raiser | addressed | copied | added
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(CleanString(16))
     raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_mail.id"))
     added_at: Mapped[datetime]
 
@@ -344,7 +379,7 @@ class ClockMark(Base):
 
     __tablename__ = "clock_mark"
 
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(CleanString(40), primary_key=True)
     at: Mapped[datetime]
 
 
@@ -353,7 +388,7 @@ class MailboxState(Base):
 
     __tablename__ = "mailbox_state"
 
-    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(CleanString(100), primary_key=True)
     uidvalidity: Mapped[int]
     last_uid: Mapped[int]
 

@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import undefer
 
 from ingest.classify import Policy
@@ -28,7 +29,7 @@ from ingest.forms import FormLimits
 from ingest.raw import RawMessage
 from tracker import chasers
 from tracker.clock import Clock
-from tracker.config import Config, child_key_secret
+from tracker.config import Config, child_key_secret, own_header_secret
 from tracker.errors import ConfigError, ConflictError
 from tracker.intake import Intake, Result, Work, chunks
 from tracker.intake.reading import read
@@ -78,6 +79,8 @@ class Service:
         self.config = config
         self.store = store
         self.clock = clock
+        own_key = own_header_secret(config)
+        renderer.own_key = own_key  # every mail rendered for this service signs our header
         self.renderer = renderer
         #: Raises :class:`tracker.rules.schema.RuleFileError` for an invalid rule file,
         #: so a daemon with a broken procedure never starts.
@@ -97,7 +100,12 @@ class Service:
             trusted_authserv_ids=frozenset(i.lower() for i in config.security.trusted_authserv_ids),
             protected_domains=frozenset(d.lower() for d in protected),
             own_addresses=config.own_addresses,
+            own_header_key=own_key,
         )
+        if not self.policy.trusted_authserv_ids:
+            log.warning(
+                "no trusted_authserv_ids configured: staff commands by mail will be refused"
+            )
         self._forms_pool = ThreadPoolExecutor(
             max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="forms"
         )
@@ -232,13 +240,17 @@ class Service:
 
     def _give_up(self, w: _Unparsed, attempts: int) -> Result:
         reason = f"processing stopped the daemon {attempts} times; not tried again"
+        return self._quarantine(w.raw_id, reason)
+
+    def _quarantine(self, raw_id: int, reason: str, error: str | None = None) -> Result:
         now = self.clock.now()
         with self.store.transaction() as s:
-            raw = s.get_one(RawMail, w.raw_id)
-            raw.state, raw.outcome, raw.reason, raw.processed_at = (
+            raw = s.get_one(RawMail, raw_id)
+            raw.state, raw.outcome, raw.reason, raw.error, raw.processed_at = (
                 "done",
                 Outcome.QUARANTINED,
                 reason,
+                error,
                 now,
             )
             s.add(
@@ -250,7 +262,7 @@ class Service:
                     detail=f"message {raw.id} from mailbox {raw.mailbox} quarantined: {reason}",
                 )
             )
-        return Result(w.raw_id, Outcome.QUARANTINED, reason)
+        return Result(raw_id, Outcome.QUARANTINED, reason)
 
     def _read_all(self, work: Sequence[_Unparsed]) -> list[Work]:
         """Parse, classify and read the forms of a batch, several messages at a time.
@@ -267,7 +279,16 @@ class Service:
         return list(self._forms_pool.map(one, work))
 
     def _run_batch(self, work: Sequence[_Unparsed]) -> list[Result]:
-        parsed = self._read_all(work)
+        return self._write_batch(self._read_all(work))
+
+    def _write_batch(self, parsed: Sequence[Work]) -> list[Result]:
+        """Decide and write ``parsed`` in one transaction; one bad message never fails its batch.
+
+        If writing fails for any reason but a conflict or an unusable database,
+        the messages are written one by one, so only the one that cannot be
+        written is quarantined, its traceback kept in ``raw_mail.error`` (it may
+        quote the message, so it is never logged).
+        """
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 with self.store.transaction() as s:
@@ -282,6 +303,27 @@ class Service:
                     raise
                 log.info("concurrent update detected; retrying batch of %d", len(parsed))
                 time.sleep(random.uniform(0, 0.05 * attempt))
+            except (OperationalError, InterfaceError):
+                raise  # the database, not a message: the rows stay pending for the next try
+            except Exception as exc:
+                if len(parsed) > 1:
+                    log.warning(
+                        "writing a batch of %d failed (%s); writing its messages one by one",
+                        len(parsed),
+                        type(exc).__name__,
+                    )
+                    return [r for w in parsed for r in self._write_batch([w])]
+                log.error(
+                    "writing raw message %s failed (%s); quarantined",
+                    parsed[0].raw_id,
+                    type(exc).__name__,
+                )
+                summary = "".join(traceback.format_exception(exc, limit=-4))[-4000:]
+                outcome = self._quarantine(
+                    parsed[0].raw_id, f"processing failed: {type(exc).__name__}", summary
+                )
+                decisions.info("raw %s: %s (%s)", outcome.raw_id, outcome.outcome, outcome.reason)
+                return [outcome]
         for o in outcomes:
             decisions.info("raw %s: %s (%s)", o.raw_id, o.outcome, o.reason)
         return outcomes

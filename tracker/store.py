@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +47,22 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _hide_values(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _primary_message_only(ctx: ExceptionContext) -> None:
+        # PostgreSQL's DETAIL quotes values ("Failing row contains (..., <a child's
+        # name>, ...)", "Key (...)=(...) already exists"), and the driver puts it in
+        # the exception's text: keep the primary message, which names no value.
+        orig = ctx.original_exception
+        primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+        if isinstance(primary, str) and primary:
+            orig.args = (primary,)
+            wrapped = ctx.sqlalchemy_exception
+            if wrapped is not None:  # its text was made from the driver's, with the DETAIL
+                kind = type(orig)
+                wrapped.args = (f"({kind.__module__}.{kind.__name__}) {primary}",)
+
+
 class Store:
     """Owns the engine and hands out transactions."""
 
@@ -54,10 +70,13 @@ class Store:
         self.url = url
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a failing statement's exception (and echo) names no
+        # parameter, so a child's name never reaches a traceback, a log or a terminal.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if not url.startswith("sqlite"):
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
         self.engine = create_engine(url, **kwargs)
+        _hide_values(self.engine)
         if self.engine.dialect.name == "sqlite":
             _sqlite_setup(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
