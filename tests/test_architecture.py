@@ -118,6 +118,7 @@ PURE = (
     "tracker.intake.mail",
     "tracker.intake.opening",
     "tracker.intake.outcomes",
+    "tracker.intake.participants",
     "tracker.intake.snapshot",
     "tracker.intake.triage",
     "tracker.intake.work",

@@ -45,6 +45,8 @@ class EventKind(StrEnum):
     FIELD_CONFLICT = "field-conflict"
     CHILD = "child"
     CHILD_CONFLICT = "child-conflict"
+    PARTICIPANTS = "participants"
+    UNVERIFIED = "unverified"
     # the rules
     LADDER = "ladder"
     STAGE = "stage"

@@ -110,6 +110,12 @@ def test_resolution_cancels_chasers(h: Harness) -> None:
     assert any("has now been resolved" in e.detail for e in h.events("SSCP-2026-0001"))
 
 
+GATEWAY_PASS = (
+    "mx.solihull.gov.uk; spf=pass smtp.mailfrom=solihull.gov.uk; "
+    "dkim=pass header.d=solihull.gov.uk; dmarc=pass (p=quarantine) header.from=solihull.gov.uk"
+)
+
+
 def test_staff_commands_apply_and_others_are_recorded_only(h: Harness) -> None:
     _open(h)
     # A practitioner cannot move the case back, clear a flag or reopen it.
@@ -133,13 +139,15 @@ def test_staff_commands_apply_and_others_are_recorded_only(h: Harness) -> None:
     assert (case.stage, case.flags) == (3, ["cp_plan"])
     refused = [e.detail for e in h.events("SSCP-2026-0001") if e.kind == "not-applied"]
     assert len(refused) == 2 and all("p.shah@oakfield.example.sch.uk" in r for r in refused)
-    # The business manager (staff in the rule file) can.
+    # The business manager (staff in the rule file) can, when the partnership's own
+    # gateway vouches for the mail (a staff From alone proves nothing: issue 10).
     h.deliver(
         rfc822(
             sender=f"SSCP Business Manager <{BM}>",
             message_id="<bm1@solihull.gov.uk>",
             subject="RE: [SSCP-2026-0001]",
             body="Stage: 2\nFlag: -cp_plan\nCategory: thresholds\n",
+            extra_headers=[("Authentication-Results", GATEWAY_PASS)],
         ),
         mailbox="cpru",
     )

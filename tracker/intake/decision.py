@@ -31,6 +31,7 @@ __all__ = [
     "Line",
     "NewCase",
     "OpenedDeadline",
+    "ParticipantRecord",
     "PlannedMail",
 ]
 
@@ -133,6 +134,16 @@ class ChildUpdate:
 
 
 @dataclass(frozen=True)
+class ParticipantRecord:
+    """Someone who becomes a participant of a case (see :mod:`tracker.rules.authority`)."""
+
+    case: int
+    address: str
+    role: str  # raiser | addressed | copied | added
+    raw_id: int
+
+
+@dataclass(frozen=True)
 class AttachmentRecord:
     raw_id: int
     filename: str | None
@@ -170,6 +181,7 @@ class Changes:
     closed: tuple[ClosedDeadline, ...] = ()
     opened: tuple[OpenedDeadline, ...] = ()
     case_change: CaseChange | None = None
+    participants: tuple[ParticipantRecord, ...] = ()
 
     def __add__(self, other: Changes) -> Changes:
         return Changes(
@@ -182,6 +194,7 @@ class Changes:
             closed=self.closed + other.closed,
             opened=self.opened + other.opened,
             case_change=other.case_change or self.case_change,
+            participants=self.participants + other.participants,
         )
 
 

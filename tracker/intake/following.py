@@ -18,31 +18,55 @@ from ingest.parse.types import ParsedEmail
 from tracker.intake.context import Context
 from tracker.intake.decision import CaseChange, Changes, ClosedDeadline, Line, OpenedDeadline
 from tracker.intake.forms import record_forms
-from tracker.intake.mail import notices
+from tracker.intake.mail import notices, outsider_notice, resolution_notices
+from tracker.intake.participants import copied_in, standing_of
 from tracker.intake.snapshot import CaseView
 from tracker.intake.work import Work
 from tracker.kinds import EventKind
+from tracker.rules.authority import Standing
 from tracker.rules.engine import Effects, Engine
 from tracker.rules.partnerships import Partnership
 from tracker.rules.signals import Signal, read_signals
 
-__all__ = ["effects_changes", "follow", "signals_for"]
+__all__ = ["effects_changes", "follow", "own_source", "signals_for"]
 
 
 def follow(
     work: Work, email: ParsedEmail, case: CaseView, ctx: Context, next_deadline_key: int
 ) -> Changes:
-    """Forms, rules and notices for a message that joined ``case``."""
-    assert email.from_ is not None
+    """Forms, rules and notices for a message that joined ``case``, within the sender's rights."""
+    assert email.from_ is not None and work.classification is not None
     partnership = ctx.partnerships.by_name.get(case.partnership)
     if partnership is None:
         detail = "partnership no longer configured: no rules"
         return Changes(lines=(Line(case.key, work.raw_id, EventKind.NOTED, detail),))
+    sender = email.from_.addr
+    standing = standing_of(
+        sender,
+        case,
+        staff=partnership.staff,
+        authenticated=work.classification.authenticated,
+    )
+    if standing is Standing.OUTSIDER:
+        return _outsider(work, case, ctx, partnership, sender)
+    own = {*ctx.own_addresses, *partnership.addresses}
+    joined = copied_in(email, case, raw_id=work.raw_id, own=own)
+    changes = Changes(participants=joined)
+    if joined:
+        who = ", ".join(p.address for p in joined)
+        line = Line(case.key, work.raw_id, EventKind.PARTICIPANTS, f"copied in by {sender}: {who}")
+        changes += Changes(lines=(line,))
+    if sender in partnership.staff and standing is not Standing.STAFF:
+        detail = (
+            f"{sender} is staff, but this message's origin was not authenticated "
+            "(no dmarc=pass from a trusted gateway): staff commands do not count"
+        )
+        changes += Changes(lines=(Line(case.key, work.raw_id, EventKind.NOTED, detail),))
     engine = partnership.engine
     state = case.state
     if not state.track:
         state = replace(state, track=engine.rule_file.default_track)
-    forms = record_forms(
+    changes += record_forms(
         work.forms,
         raw_id=work.raw_id,
         case=case.key,
@@ -53,9 +77,9 @@ def follow(
     )
     signals = signals_for(email, work.forms, engine, state.track)
     if not signals:
-        return forms
-    fx = engine.apply(state, case.open_deadlines, signals, email.from_.addr, work.received_at)
-    return forms + effects_changes(
+        return changes
+    fx = engine.apply(state, case.open_deadlines, signals, sender, work.received_at, standing)
+    changes += effects_changes(
         ctx,
         work.raw_id,
         case=case.key,
@@ -63,25 +87,76 @@ def follow(
         partnership=partnership,
         fx=fx,
         resolved_at=case.resolved_at,
-        child=forms.child.identifiers if forms.child is not None else case.child,
+        child=changes.child.identifiers if changes.child is not None else case.child,
         next_deadline_key=next_deadline_key,
+    )
+    if fx.state.status == "resolved" and case.state.status != "resolved":
+        changes += resolution_notices(
+            ctx,
+            case=case.key,
+            reference=case.reference,
+            partnership=partnership,
+            fx=fx,
+            resolved_by=f"{sender} ({standing})",
+            raw_id=work.raw_id,
+        )
+    return changes
+
+
+def _outsider(
+    work: Work, case: CaseView, ctx: Context, partnership: Partnership, sender: str
+) -> Changes:
+    """Mail about a case from someone outside it: kept, marked unverified, changes nothing."""
+    detail = (
+        f"unverified: {sender} is not a participant of this case; "
+        "nothing in the message was applied"
+    )
+    line = Line(case.key, work.raw_id, EventKind.UNVERIFIED, detail)
+    return Changes(lines=(line,)) + outsider_notice(
+        ctx,
+        case=case.key,
+        reference=case.reference,
+        partnership=partnership,
+        sender=sender,
+        told=case.outsiders_told,
     )
 
 
+def own_source(source: str) -> bool:
+    """Was a form field read from the message's own words or its own attached files?
+
+    Quoted and forwarded parts (``forwarded:N``) and attached e-mails are someone
+    else's words: they may fill case fields, never trigger anything.
+    """
+    parts = source.lower().split("/")
+    return not any(p.startswith("forwarded:") or p.endswith((".eml", ".msg")) for p in parts)
+
+
 def signals_for(
-    email: ParsedEmail, forms: Extraction | None, engine: Engine, track: str | None
+    email: ParsedEmail,
+    forms: Extraction | None,
+    engine: Engine,
+    track: str | None,
+    *,
+    opening: bool = False,
 ) -> list[Signal]:
-    """Signals from the new text, plus what a form says (its concern, its category)."""
+    """Signals from the new text, plus what the message's own form says (concern, category).
+
+    A category inferred from the whole message counts only when it opens the case.
+    """
     text = email.new_text
-    if forms is not None:
-        extra = [
-            forms.fields[n].value for n in ("concern", "requested_action") if n in forms.fields
-        ]
-        if extra:
-            text = "\n".join([text, *extra])
+    fields = {} if forms is None else forms.fields
+    extra = [
+        fields[n].value
+        for n in ("concern", "requested_action")
+        if n in fields and own_source(fields[n].source)
+    ]
+    if extra:
+        text = "\n".join([text, *extra])
     signals = read_signals(text, email.subject, engine.vocabulary_for(track))
-    cat = forms.fields.get("category") if forms is not None else None
-    if cat is not None and not any(s.kind == "category" for s in signals):
+    cat = fields.get("category")
+    usable = cat is not None and (opening or (cat.source != "inferred" and own_source(cat.source)))
+    if cat is not None and usable and not any(s.kind == "category" for s in signals):
         signals.append(Signal("category", cat.value, f"form ({cat.source}): category", False))
     return signals
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.intake.rows import state_of
@@ -28,6 +28,7 @@ from tracker.model import (
     Deadline,
     Message,
     OutboxItem,
+    Participant,
     RawMail,
     RefSequence,
 )
@@ -130,20 +131,33 @@ def load_snapshot(
 
 
 def _load_cases(s: Session, snap: Snapshot, ids: list[int]) -> None:
-    """Each case's state, fields, child and open deadlines, in five queries per chunk."""
+    """Each case's state, fields, child, participants and open deadlines, six queries a chunk."""
     for chunk in chunks(ids):
         notified: dict[int, set[str]] = {i: set() for i in chunk}
         fields: dict[int, dict[str, tuple[str, str]]] = {i: {} for i in chunk}
         children: dict[int, dict[str, str | None]] = {}
         deadlines: dict[int, list[OpenDeadline]] = {i: [] for i in chunk}
-        for case_id, intent in s.execute(
-            select(OutboxItem.case_id, OutboxItem.intent).where(
-                OutboxItem.case_id.in_(chunk), OutboxItem.intent.like("notify:%")
+        participants: dict[int, dict[str, str]] = {i: {} for i in chunk}
+        for of_case, address, role in s.execute(
+            select(Participant.case_id, Participant.address, Participant.role).where(
+                Participant.case_id.in_(chunk)
             )
         ):
+            participants[of_case][address] = role
+        told: dict[int, set[str]] = {i: set() for i in chunk}
+        for case_id, intent in s.execute(
+            select(OutboxItem.case_id, OutboxItem.intent).where(
+                OutboxItem.case_id.in_(chunk),
+                or_(OutboxItem.intent.like("notify:%"), OutboxItem.intent.like("outsider:%")),
+            )
+        ):
+            if case_id not in notified:
+                continue
             prefix = f"notify:{case_id}:"
-            if case_id in notified and intent.startswith(prefix):
+            if intent.startswith(prefix):
                 notified[case_id].add(intent.removeprefix(prefix).split("/")[0])
+            elif intent.startswith(f"outsider:{case_id}:"):
+                told[case_id].add(intent.rpartition(":")[2])
         for name, value, source, case_id in s.execute(
             select(CaseField.name, CaseField.value, CaseField.source, CaseField.case_id).where(
                 CaseField.case_id.in_(chunk)
@@ -172,5 +186,7 @@ def _load_cases(s: Session, snap: Snapshot, ids: list[int]) -> None:
                 fields=fields[row.id],
                 child=children.get(row.id),
                 open_deadlines=tuple(deadlines[row.id]),
+                participants=participants[row.id],
+                outsiders_told=frozenset(told[row.id]),
             )
             snap.by_ref[row.reference] = row.id

@@ -12,19 +12,28 @@ own addresses (checked here, once, for every mail). Pure: returns
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.intake.context import Context
 from tracker.intake.decision import Changes, Line, PlannedMail
+from tracker.intake.snapshot import OUTSIDER_KIND
 from tracker.kinds import EventKind
 from tracker.notify import render_mail
 from tracker.rules.engine import Effects, Notice
 from tracker.rules.partnerships import Partnership
 
-__all__ = ["compose", "local_text", "notices", "template_context"]
+__all__ = [
+    "compose",
+    "local_text",
+    "notices",
+    "outsider_notice",
+    "resolution_notices",
+    "template_context",
+]
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -136,6 +145,87 @@ def _notice(
             "trigger": notice.trigger,
         },
         automatic=role == "raiser",
+    )
+
+
+#: Flags that bring the Independent Reviewing Officer in (as the procedures' IRO notices do).
+IRO_FLAGS = frozenset({"cp_plan", "looked_after"})
+
+
+def resolution_notices(
+    ctx: Context,
+    *,
+    case: int,
+    reference: str,
+    partnership: Partnership,
+    fx: Effects,
+    resolved_by: str,
+    raw_id: int,
+) -> Changes:
+    """A resolution is always told: the raiser, the business manager, the IRO if flagged.
+
+    Metadata only (who resolved it and when), whatever the route: a resolution
+    needs no identifiers. One mail per role per resolving message.
+    """
+    roles = ["raiser", "business_manager"]
+    if fx.state.flags & IRO_FLAGS:
+        roles.append("iro")
+    context = {
+        **template_context(reference, partnership, fx),
+        "resolved_by": resolved_by,
+        "resolved_local": local_text(fx.at),
+    }
+    out = Changes()
+    seen: set[str] = set()
+    for role in roles:
+        to = fx.state.raised_by if role == "raiser" else partnership.role_address(role)
+        if not to or to.lower() in seen:
+            continue
+        seen.add(to.lower())
+        out += compose(
+            ctx,
+            case=case,
+            reference=reference,
+            partnership=partnership,
+            kind="resolved",
+            intent=f"resolved:{{case}}/{role}/{raw_id}",
+            to=to,
+            template="case/resolved",
+            context={**context, "role": role},
+            automatic=role == "raiser",
+        )
+    return out
+
+
+def outsider_notice(
+    ctx: Context,
+    *,
+    case: int,
+    reference: str,
+    partnership: Partnership,
+    sender: str,
+    told: Collection[str],
+) -> Changes:
+    """Tell the business manager, once per case and sender, that someone outside the case wrote.
+
+    ``told`` holds the senders already told about (as keys). The mail carries
+    the reference only; who wrote and when is on the case's timeline.
+    """
+    bm = partnership.role_address("business_manager")
+    key = hashlib.sha256(sender.lower().encode()).hexdigest()[:16]
+    if not bm or key in told:
+        return Changes()
+    return compose(
+        ctx,
+        case=case,
+        reference=reference,
+        partnership=partnership,
+        kind=OUTSIDER_KIND,
+        intent=f"outsider:{{case}}:{key}",
+        to=bm,
+        template="business_manager/outsider",
+        context={"reference": reference, "partnership_name": partnership.display_name},
+        automatic=False,
     )
 
 

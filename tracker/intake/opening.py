@@ -16,10 +16,12 @@ from tracker.intake.following import effects_changes, signals_for
 from tracker.intake.forms import record_forms
 from tracker.intake.mail import compose, local_text, template_context
 from tracker.intake.outcomes import inbound, quarantine
+from tracker.intake.participants import escalation_participants
 from tracker.intake.snapshot import Snapshot
 from tracker.intake.work import Result, Work
 from tracker.kinds import EventKind, Outcome
 from tracker.refcode import format_reference
+from tracker.rules.authority import Standing
 from tracker.rules.engine import Effects
 from tracker.rules.partnerships import Partnership
 from tracker.threads import ThreadMatch
@@ -59,7 +61,12 @@ def open_case(
         reference=reference,
         opened_at=work.received_at,
         raised_by=raised_by,
-        signals=signals_for(email, work.forms, engine, None),
+        signals=signals_for(email, work.forms, engine, None, opening=True),
+        standing=(
+            Standing.STAFF
+            if work.classification.authenticated and raised_by in partnership.staff
+            else Standing.RAISER
+        ),
     )
     key = snapshot.next_case_key
     new = NewCase(
@@ -84,7 +91,9 @@ def open_case(
         f"to mailbox {work.mailbox}, received "
         f"{work.received_at.isoformat()}; {thread.detail}{signals_text}",
     )
-    changes = Changes(lines=(opened,))
+    own = {*ctx.own_addresses, *partnership.addresses}
+    joined = escalation_participants(email, raised_by, case=key, raw_id=work.raw_id, own=own)
+    changes = Changes(lines=(opened,), participants=joined)
     forms = record_forms(
         work.forms,
         raw_id=work.raw_id,

@@ -19,7 +19,10 @@ from tracker.intake.decision import Changes, Decision
 from tracker.intake.work import Result
 from tracker.rules.engine import CaseState, OpenDeadline
 
-__all__ = ["CaseView", "Snapshot"]
+__all__ = ["OUTSIDER_KIND", "CaseView", "Snapshot"]
+
+#: The kind of the business manager's notice about mail from outside a case.
+OUTSIDER_KIND = "outsider"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class CaseView:
     #: The child's identifiers (name, dob, local_ref), if a child row exists.
     child: Mapping[str, str | None] | None = None
     open_deadlines: tuple[OpenDeadline, ...] = ()
+    #: Participants' addresses (lower case) -> role: raiser | addressed | copied | added.
+    participants: Mapping[str, str] = field(default_factory=dict)
+    #: Outsiders the business manager has been told about (keys of ``outsider:`` intents).
+    outsiders_told: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -102,7 +109,9 @@ class Snapshot:
             if mail.automatic:
                 key = mail.to.lower()
                 self.auto_counts[key] = self.auto_counts.get(key, 0) + 1
-        for case_key in {f.case for f in c.fields} | _case_of(c):
+        told = {m.case for m in c.mails if m.kind == OUTSIDER_KIND}
+        changed = {f.case for f in c.fields} | {p.case for p in c.participants} | told
+        for case_key in changed | _case_of(c):
             self.cases[case_key] = _updated(self.cases[case_key], decision)
         if c.opened:
             self.next_deadline_key = min(self.next_deadline_key, *(d.key - 1 for d in c.opened))
@@ -139,7 +148,19 @@ def _updated(view: CaseView, decision: Decision) -> CaseView:
         for d in c.opened
         if d.case == view.key and d.key not in closed
     ]
-    out = replace(view, fields=fields, child=child, open_deadlines=tuple(deadlines))
+    participants = dict(view.participants)
+    for p in c.participants:
+        if p.case == view.key:
+            participants.setdefault(p.address, p.role)
+    told = {m.intent.rpartition(":")[2] for m in c.mails if m.kind == OUTSIDER_KIND}
+    out = replace(
+        view,
+        outsiders_told=view.outsiders_told | told,
+        fields=fields,
+        child=child,
+        open_deadlines=tuple(deadlines),
+        participants=participants,
+    )
     if c.case_change is not None and c.case_change.case == view.key:
         out = replace(out, state=c.case_change.state, resolved_at=c.case_change.resolved_at)
     return out

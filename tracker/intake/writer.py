@@ -29,6 +29,7 @@ from tracker.model import (
     Deadline,
     Event,
     Message,
+    Participant,
     RawMail,
     RefSequence,
 )
@@ -105,6 +106,19 @@ def apply(s: Session, decisions: Sequence[Decision], now: datetime) -> None:
     ]
     if fields:
         s.execute(insert(CaseField), fields)
+    participants = [
+        {
+            "case_id": case_id(p.case),
+            "address": p.address,
+            "role": p.role,
+            "raw_id": p.raw_id,
+            "added_at": now,
+        }
+        for d in todo
+        for p in d.changes.participants
+    ]
+    if participants:
+        s.execute(insert(Participant), participants)
     _write_children(s, todo, case_id, now)
     attachments = [vars(a) for d in todo for a in d.changes.attachments]
     if attachments:

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from tracker.kinds import EventKind
+from tracker.rules.authority import Standing
 from tracker.rules.calendar import WorkingCalendar
 from tracker.rules.case import CaseState, Line, OpenDeadline, Trigger
 from tracker.rules.deadlines import Deadlines, DueMemo, NewDeadline
@@ -105,9 +106,18 @@ class Engine:
     # -- applying mail -------------------------------------------------------
 
     def open(
-        self, *, reference: str, opened_at: datetime, raised_by: str, signals: Sequence[Signal]
+        self,
+        *,
+        reference: str,
+        opened_at: datetime,
+        raised_by: str,
+        signals: Sequence[Signal],
+        standing: Standing = Standing.RAISER,
     ) -> Effects:
-        """A new case: stage 1 (or the stage the first message names), flags, deadline, notices."""
+        """A new case: stage 1 (or the stage the first message names), flags, deadline, notices.
+
+        ``standing`` is the opener's: the raiser, or staff with authenticated origin.
+        """
         state = CaseState(
             reference=reference,
             track=self.rule_file.default_track,
@@ -119,7 +129,7 @@ class Engine:
             stage_entered_at=opened_at,
             raised_by=raised_by,
         )
-        ctx = Context(self.rule_file, raised_by, raised_by in self.staff, opened_at, opening=True)
+        ctx = Context(self.rule_file, raised_by, standing, opened_at, opening=True)
         fold = self._fold(_Fold(state, live=()), signals, ctx, DueMemo(self.calendar))
         state = fold.state
         # Whatever the opening message said (a later stage, a flag with a stricter
@@ -144,9 +154,14 @@ class Engine:
         signals: Sequence[Signal],
         sender: str,
         at: datetime,
+        standing: Standing,
     ) -> Effects:
-        """A follow-up to an existing case: its signals applied in order."""
-        ctx = Context(self.rule_file, sender, sender in self.staff, at)
+        """A follow-up to an existing case: its signals applied in order.
+
+        ``standing`` is what the sender is to the case (:mod:`tracker.rules.authority`);
+        the intake works it out, every handler checks it.
+        """
+        ctx = Context(self.rule_file, sender, standing, at)
         dues = DueMemo(self.calendar)
         fold = self._fold(_Fold(state, live=tuple(open_deadlines)), signals, ctx, dues)
         deadlines: list[NewDeadline] = []

@@ -7,13 +7,12 @@ deadlines, said in words (``close``, ``restart``, ``override``) rather than
 done. It mutates nothing and computes no deadline: :class:`~tracker.rules.engine.Engine`
 folds the steps of a message in order and works out the deadlines once.
 
-Who may change what:
-
-* anyone's mail may move a case *forward* (a higher stage, a newly set flag,
-  a first category, a resolution): that is how practitioners escalate;
-* only the partnership's staff may move a case back, clear a flag, reopen it,
-  override a category or change its track, by command lines; the same
-  commands from anyone else are recorded on the timeline and not applied.
+Who may change what is :mod:`tracker.rules.authority`'s table: each handler
+asks :func:`~tracker.rules.authority.may` with the sender's standing before it
+changes anything, and what is refused is one ``not-applied`` line that names
+the command's kind and value only when the value is one the procedure knows
+(free text from a message, such as ``Flag: <a child's name>``, never reaches
+the append-only timeline).
 """
 
 from __future__ import annotations
@@ -25,11 +24,21 @@ from types import MappingProxyType
 from typing import Final
 
 from tracker.kinds import EventKind
+from tracker.rules.authority import Action, Standing, may, who_may
 from tracker.rules.case import CaseState, Line, Trigger
 from tracker.rules.schema import KNOWN_FLAGS, TAXONOMY, RuleFile
 from tracker.rules.signals import Signal
 
-__all__ = ["HANDLERS", "ON_RESOLVED", "Context", "Handler", "Step", "handler_name"]
+__all__ = [
+    "HANDLERS",
+    "ON_RESOLVED",
+    "Context",
+    "Handler",
+    "Step",
+    "handler_name",
+    "not_allowed",
+    "refused",
+]
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,18 @@ class Context:
 
     rule_file: RuleFile
     sender: str
-    #: The sender is one of the partnership's staff: their commands are authoritative.
-    staff: bool
+    #: What the sender is to the case (staff only with authenticated origin).
+    standing: Standing
     at: datetime
     #: The message opens the case (its signals apply even after a resolution in it).
     opening: bool = False
+
+    @property
+    def staff(self) -> bool:
+        return self.standing is Standing.STAFF
+
+    def may(self, action: Action) -> bool:
+        return may(self.standing, action)
 
     def how(self, sig: Signal) -> str:
         """How the timeline credits a change: the words, and who wrote them."""
@@ -69,15 +85,27 @@ class Step:
 Handler = Callable[[Context, CaseState, Signal], Step]
 
 
-def refused(ctx: Context, sig: Signal, why: str) -> Step:
-    """A signal recorded on the timeline and not applied."""
-    line = f'"{sig.words}" from {ctx.sender} not applied: {why}'
+def refused(ctx: Context, sig: Signal, why: str, *, known: bool = True) -> Step:
+    """A signal recorded on the timeline and not applied.
+
+    ``known`` is False when the signal's value is not one the procedure knows:
+    then the line says "unknown value" instead of quoting the message.
+    """
+    what = f'"{sig.words}"' if known else f"{sig.kind} command (unknown value)"
+    line = f"{what} from {ctx.sender} not applied: {why}"
     return Step(events=((EventKind.NOT_APPLIED, line),))
+
+
+def not_allowed(ctx: Context, sig: Signal, action: Action) -> Step:
+    """Refused by the authority table."""
+    return refused(ctx, sig, f"only {who_may(action)} can {action}")
 
 
 def resolve(ctx: Context, state: CaseState, sig: Signal) -> Step:
     if state.status == "resolved":
         return Step()
+    if not ctx.may(Action.RESOLVE):
+        return not_allowed(ctx, sig, Action.RESOLVE)
     return Step(
         state=replace(state, status="resolved"),
         events=((EventKind.RESOLVED, f"case resolved: {ctx.how(sig)}"),),
@@ -89,8 +117,8 @@ def resolve(ctx: Context, state: CaseState, sig: Signal) -> Step:
 def reopen(ctx: Context, state: CaseState, sig: Signal) -> Step:
     if state.status != "resolved":
         return Step()
-    if not ctx.staff:
-        return refused(ctx, sig, "only the partnership's staff can reopen a case")
+    if not ctx.may(Action.REOPEN):
+        return not_allowed(ctx, sig, Action.REOPEN)
     return Step(
         state=replace(state, status="open", stage_entered_at=ctx.at),
         events=((EventKind.REOPENED, f"case reopened: {ctx.how(sig)}"),),
@@ -103,13 +131,17 @@ def move_stage(ctx: Context, state: CaseState, sig: Signal) -> Step:
     track = ctx.rule_file.track(state.track)
     stage = track.stage(number)
     if stage is None:
-        return refused(ctx, sig, f"track {state.track} has stages 1 to {len(track.stages)}")
+        return refused(
+            ctx, sig, f"track {state.track} has stages 1 to {len(track.stages)}", known=False
+        )
     if number == state.stage:
         return Step()
-    if number < state.stage and not (ctx.staff and sig.command):
+    if number < state.stage and not (ctx.may(Action.MOVE_BACK) and sig.command):
         if sig.command:
-            return refused(ctx, sig, "only the partnership's staff can move a case back a stage")
+            return not_allowed(ctx, sig, Action.MOVE_BACK)
         return Step()
+    if number > state.stage and not ctx.may(Action.MOVE_FORWARD):
+        return not_allowed(ctx, sig, Action.MOVE_FORWARD)
     line = f"stage {state.stage} → {number} ({stage.name}): {ctx.how(sig)}"
     return Step(
         state=replace(state, stage=number, stage_entered_at=ctx.at),
@@ -123,9 +155,11 @@ def move_stage(ctx: Context, state: CaseState, sig: Signal) -> Step:
 def set_flag(ctx: Context, state: CaseState, sig: Signal) -> Step:
     flag = ctx.rule_file.flags.get(sig.value)
     if flag is None and sig.value not in KNOWN_FLAGS:
-        return refused(ctx, sig, f"no flag named {sig.value!r} in this procedure")
+        return refused(ctx, sig, "no such flag in this procedure", known=False)
     if sig.value in state.flags:
         return Step()
+    if not ctx.may(Action.SET_FLAG):
+        return not_allowed(ctx, sig, Action.SET_FLAG)
     label = flag.label if flag is not None else sig.value
     events: tuple[Line, ...] = (
         (EventKind.FLAG_SET, f"flag {sig.value} ({label}) set: {ctx.how(sig)}"),
@@ -141,8 +175,8 @@ def set_flag(ctx: Context, state: CaseState, sig: Signal) -> Step:
 
 
 def clear_flag(ctx: Context, state: CaseState, sig: Signal) -> Step:
-    if not ctx.staff:
-        return refused(ctx, sig, "only the partnership's staff can clear a flag")
+    if not ctx.may(Action.CLEAR_FLAG):
+        return not_allowed(ctx, sig, Action.CLEAR_FLAG)
     if sig.value not in state.flags:
         return Step()
     return Step(
@@ -155,13 +189,14 @@ def set_category(ctx: Context, state: CaseState, sig: Signal) -> Step:
     local = ctx.rule_file.category(sig.value)
     value = local.maps_to if local else (sig.value if sig.value in TAXONOMY else None)
     if value is None:
-        return refused(ctx, sig, "not a category of this procedure or of the shared taxonomy")
+        return refused(
+            ctx, sig, "not a category of this procedure or of the shared taxonomy", known=False
+        )
     if state.category == value:
         return Step()
-    if state.category is not None and not ctx.staff:
-        if sig.command:
-            return refused(ctx, sig, "only the partnership's staff can change a category")
-        return Step()
+    action = Action.SET_CATEGORY if state.category is None else Action.CHANGE_CATEGORY
+    if not ctx.may(action):
+        return not_allowed(ctx, sig, action) if sig.command else Step()
     return Step(
         state=replace(state, category=value),
         events=((EventKind.CATEGORY, f"category {value}: {ctx.how(sig)}"),),
@@ -169,10 +204,10 @@ def set_category(ctx: Context, state: CaseState, sig: Signal) -> Step:
 
 
 def change_track(ctx: Context, state: CaseState, sig: Signal) -> Step:
-    if not ctx.staff:
-        return refused(ctx, sig, "only the partnership's staff can change the track")
+    if not ctx.may(Action.CHANGE_TRACK):
+        return not_allowed(ctx, sig, Action.CHANGE_TRACK)
     if sig.value not in ctx.rule_file.tracks:
-        return refused(ctx, sig, f"no track {sig.value!r} in this procedure")
+        return refused(ctx, sig, "no such track in this procedure", known=False)
     if sig.value == state.track:
         return Step()
     return Step(

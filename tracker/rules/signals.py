@@ -94,9 +94,11 @@ FLAG_PHRASES: dict[str, tuple[str, ...]] = {
     "immediate_danger": (r"immediate danger", r"imminent harm", r"immediate risk"),
 }
 
+#: "has now been resolved": at most three linking words, each matched once (possessive),
+#: so a long run of "now been now been ..." costs one pass, not a backtracking tree.
 _RESOLVED = re.compile(
-    r"\b(?:has|have|is|was|were|now|been)\s+(?:now\s+|been\s+|now\s+been\s+)*resolved\b"
-    r"|^\s*resolved\b"
+    r"\b(?:has|have|is|was|were|now|been)\s++(?:(?:now|been)\s++){0,3}+resolved\b"
+    r"|^[ \t]*+resolved\b"
     r"|\bagreed\s+outcome\b|\boutcome\s+(?:was\s+|has\s+been\s+)?agreed\b"
     r"|\bagreement\s+(?:has\s+been\s+|was\s+|have\s+)?reached\b"
     r"|\bwe\s+(?:have\s+)?(?:now\s+)?agreed\s+(?:a\s+|the\s+)?way\s+forward\b",
@@ -234,8 +236,21 @@ def _commands(text: str) -> list[Signal]:
     return out
 
 
+#: The new text of a reply is a few paragraphs; 100,000 characters is far beyond any real one
+#: and keeps signal reading (linear patterns) in the milliseconds whatever a message holds.
+MAX_SIGNAL_TEXT_CHARS = 100_000
+#: A subject longer than this is not a person's subject line; only its start is read.
+MAX_SUBJECT_CHARS = 1_000
+
+
 def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
-    """Every command and inference in ``text`` (the new part of a message) and ``subject``."""
+    """Every command and inference in ``text`` (the new part of a message) and ``subject``.
+
+    Only the first :data:`MAX_SIGNAL_TEXT_CHARS` of the text and :data:`MAX_SUBJECT_CHARS`
+    of the subject are read: this runs on untrusted text, so its cost must have a bound.
+    """
+    text = text[:MAX_SIGNAL_TEXT_CHARS]
+    subject = subject[:MAX_SUBJECT_CHARS]
     signals = _commands(text)
     commanded = {s.kind for s in signals}
     # Running text without the command lines, so "Stage: 2" is not read twice.

@@ -25,6 +25,9 @@ from tracker.rules.partnerships import Partnerships
 
 RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 PERSON = Classification(Verdict.PERSON, "a person's message", ())
+AUTHENTICATED = Classification(
+    Verdict.PERSON, "a person's message", (), authenticated=True, origin="dmarc=pass"
+)
 PRACTITIONER = "p.shah@oakfield.example.sch.uk"
 STAFF = "r.khan@solihull.gov.uk"  # staff in the embedded configuration
 
@@ -297,10 +300,144 @@ def test_a_command_from_outside_staff_is_recorded_not_applied(ctx: Context) -> N
 def test_staff_may_move_a_case_back(ctx: Context) -> None:
     text = "Stage: 1\n"
     w = work(
-        subject="RE: [SSCP-2026-0007]", new_text=text, text=text, from_=Address("R Khan", STAFF)
+        subject="RE: [SSCP-2026-0007]",
+        new_text=text,
+        text=text,
+        from_=Address("R Khan", STAFF),
+        classification=AUTHENTICATED,
     )
     d = decide(w, with_case(stored_case(stage=2)), ctx)
     assert d.changes.case_change is not None and d.changes.case_change.state.stage == 1
+
+
+# -- who may change a case (issue 10) --------------------------------------------------
+
+COPIED = "team.manager@oakfield.example.sch.uk"
+CHALLENGED = "sw.manager@socialcare.example.gov.uk"
+
+
+def participants_case(**kw: Any) -> CaseView:
+    return stored_case(
+        participants={PRACTITIONER: "raiser", CHALLENGED: "addressed", COPIED: "copied"}, **kw
+    )
+
+
+def reply(sender: str, text: str, **kw: Any) -> Work:
+    return work(
+        subject="RE: [SSCP-2026-0007] Escalation received",
+        new_text=text,
+        text=text,
+        from_=Address("", sender),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "text"),
+    [
+        ("stranger@evil.example", "Status: resolved"),
+        ("stranger@evil.example", "Good news: this has now been resolved."),
+        ("stranger@evil.example", "Stage: 4\nFlag: looked_after"),
+        # A staff address without authenticated origin is nobody in particular.
+        (STAFF, "Flag: -cp_plan\nStage: 1"),
+        ("sscp@solihull.gov.uk", "Status: resolved"),
+    ],
+)
+def test_outsiders_change_nothing_and_the_business_manager_is_told(
+    ctx: Context, sender: str, text: str
+) -> None:
+    case = participants_case(stage=2, flags=frozenset({"cp_plan"}))
+    d = decide(reply(sender, text), with_case(case), ctx)
+    assert d.result.outcome is Outcome.THREAD
+    assert d.changes.case_change is None and not d.changes.closed and not d.changes.opened
+    assert not d.changes.fields and d.changes.child is None and not d.changes.participants
+    assert kinds(d) == ["message-in", "unverified"]
+    [notice] = d.changes.mails
+    assert (notice.kind, notice.to) == ("outsider", "sscp@solihull.gov.uk")
+    assert notice.intent.startswith("outsider:{case}:")
+    assert text.split("\n")[0].encode() not in notice.data  # the reference only
+
+
+def test_the_business_manager_is_told_once_per_outsider(ctx: Context) -> None:
+    case = participants_case()
+    first = decide_all(
+        [
+            reply("stranger@evil.example", "Status: resolved"),
+            reply("stranger@evil.example", "Stage: 4", raw_id=2, message_id="m2@evil.example"),
+        ],
+        with_case(case),
+        ctx,
+    )
+    assert [len(d.changes.mails) for d in first] == [1, 0]
+    assert [x.kind for x in first[1].changes.lines] == ["message-in", "unverified"]
+    # Told in an earlier batch: the outbox holds its intent, and the snapshot knows it.
+    key = first[0].changes.mails[0].intent.rpartition(":")[2]
+    told = with_case(participants_case(outsiders_told=frozenset({key})))
+    again = decide(reply("stranger@evil.example", "Stage: 4", raw_id=3), told, ctx)
+    assert not again.changes.mails
+
+
+def test_someone_copied_in_may_move_the_stage_on_but_not_resolve(ctx: Context) -> None:
+    text = "We are now escalating this to the next managerial level.\nStatus: resolved\n"
+    d = decide(reply(COPIED, text), with_case(participants_case()), ctx)
+    change = d.changes.case_change
+    assert change is not None and change.state.stage == 2 and change.state.status == "open"
+    refused = [x.detail for x in d.changes.lines if x.kind == "not-applied"]
+    assert refused and "only the raiser, the party challenged" in refused[0]
+
+
+def test_the_raisers_resolution_is_told_to_raiser_bm_and_iro(ctx: Context) -> None:
+    case = participants_case(flags=frozenset({"cp_plan"}))
+    text = "Thank you, the matter has now been resolved."
+    d = decide(reply(PRACTITIONER, text), with_case(case), ctx)
+    assert d.changes.case_change is not None
+    assert d.changes.case_change.state.status == "resolved"
+    told = sorted(m.to for m in d.changes.mails if m.kind == "resolved")
+    assert told == ["cpru@solihull.gov.uk", PRACTITIONER, "sscp@solihull.gov.uk"]
+    body = message_from_bytes(d.changes.mails[0].data, policy=policy.default)
+    assert PRACTITIONER in body.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_the_party_challenged_may_resolve(ctx: Context) -> None:
+    d = decide(reply(CHALLENGED, "Status: resolved"), with_case(participants_case()), ctx)
+    assert d.changes.case_change is not None
+    assert d.changes.case_change.state.status == "resolved"
+
+
+def test_a_participant_copying_someone_in_makes_them_a_participant(ctx: Context) -> None:
+    w = reply(COPIED, "Adding our safeguarding lead.", cc=(Address("", "dsl@school.example"),))
+    d = decide(w, with_case(participants_case()), ctx)
+    assert [(p.address, p.role) for p in d.changes.participants] == [
+        ("dsl@school.example", "added")
+    ]
+
+
+def test_a_quoted_command_in_a_form_field_does_not_act(ctx: Context) -> None:
+    quoted = Extraction(
+        fields={
+            "concern": FieldValue("concern", "Flag: -cp_plan\nStatus: resolved", "forwarded:1", 0.9)
+        },
+        conflicts=(),
+        attachments=(),
+        original_sender=None,
+        original_date=None,
+    )
+    w = reply(STAFF, "Noted, thank you.", forms=quoted, classification=AUTHENTICATED)
+    case = participants_case(flags=frozenset({"cp_plan"}))
+    d = decide(w, with_case(case), ctx)
+    assert d.changes.case_change is None
+    assert "not-applied" not in kinds(d)
+
+
+def test_the_escalations_people_become_participants(ctx: Context) -> None:
+    w = work(
+        to=(Address("", "sscp@solihull.gov.uk"), Address("", CHALLENGED)),
+        cc=(Address("", COPIED), Address("", "cpru@solihull.gov.uk")),
+    )
+    d = decide(w, Snapshot(), ctx)
+    assert sorted((p.address, p.role) for p in d.changes.participants) == sorted(
+        [(PRACTITIONER, "raiser"), (CHALLENGED, "addressed"), (COPIED, "copied")]
+    )
 
 
 # -- a batch -------------------------------------------------------------------------

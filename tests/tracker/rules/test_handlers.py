@@ -14,6 +14,7 @@ from typing import get_args
 
 import pytest
 
+from tracker.rules.authority import Standing
 from tracker.rules.case import CaseState
 from tracker.rules.handlers import HANDLERS, ON_RESOLVED, Context, Step, handler_name
 from tracker.rules.schema import RuleFile, load_rule_file
@@ -30,7 +31,8 @@ def rule_file(name: str) -> RuleFile:
 
 
 def ctx(name: str = "llr", *, staff: bool = False) -> Context:
-    return Context(rule_file(name), "sender@example.org", staff, AT)
+    standing = Standing.STAFF if staff else Standing.RAISER
+    return Context(rule_file(name), "sender@example.org", standing, AT)
 
 
 def state(
