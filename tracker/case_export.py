@@ -30,6 +30,7 @@ from tracker.model import (
     Event,
     Message,
     OutboxItem,
+    Participant,
     RawMail,
 )
 from tracker.store import Store
@@ -50,6 +51,7 @@ EXPORT_CSV_FIELDS = [
     "opened_at",
     "raised_by",
     "mailbox",
+    "participants",
     "child_key",
     "fields",
     "message_ids",
@@ -100,6 +102,12 @@ def _case_row(s: Session, case: Case, messages: Sequence[Message]) -> dict[str, 
         "opened_at": case.opened_at.isoformat(),
         "raised_by": case.raised_by,
         "mailbox": case.mailbox,
+        "participants": [
+            {"address": p.address, "role": p.role}
+            for p in s.scalars(
+                select(Participant).where(Participant.case_id == case.id).order_by(Participant.id)
+            )
+        ],
         "message_ids": [m.message_id for m in messages if m.message_id],
         "messages": [
             {
@@ -199,6 +207,7 @@ def write_export(cases: list[dict[str, Any]], fmt: str, stream: TextIO) -> None:
             {
                 **c,
                 "flags": " ".join(c["flags"]),
+                "participants": " ".join(f"{p['address']}:{p['role']}" for p in c["participants"]),
                 "message_ids": " ".join(f"<{m}>" for m in c["message_ids"]),
                 "events": json.dumps(c["events"], ensure_ascii=False),
                 "deadlines": json.dumps(c["deadlines"], ensure_ascii=False),

@@ -168,6 +168,8 @@ To: SSCP <sscp@solihull.gov.uk>
 Subject: RE: [SSCP-2026-0002] Escalation received
 Date: Mon, 16 Nov 2026 15:30:00 +0000
 Message-ID: <demo-8.khan@solihull.gov.uk>
+Authentication-Results: mx.solihull.gov.uk; spf=pass smtp.mailfrom=solihull.gov.uk;
+ dkim=pass header.d=solihull.gov.uk; dmarc=pass header.from=solihull.gov.uk
 MIME-Version: 1.0
 Content-Type: text/plain; charset="utf-8"
 

@@ -98,7 +98,7 @@ def test_db_upgrade_reports_revision(
 ) -> None:
     path, _ = cfg
     code, out, _ = _run(capsys, "--config", str(path), "db", "upgrade")
-    assert code == 0 and "already at revision 0003" in out
+    assert code == 0 and "already at revision 0004" in out
 
 
 def test_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

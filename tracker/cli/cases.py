@@ -101,6 +101,8 @@ def cmd_cases_show(args: argparse.Namespace) -> int:
     out(f"  category:  {case.category or 'not recorded'}")
     out(f"  opened:    {case.opened_at:%Y-%m-%d %H:%M} UTC via mailbox {case.mailbox}")
     out(f"  raised by: {case.raised_by}")
+    people = [f"{p.address} ({p.role})" for p in detail.participants]
+    out(f"  participants: {', '.join(people) or 'none recorded'}")
     out(f"  child:     {_child(detail.child, args.include_personal)}")
     shown = [f for f in detail.fields if args.include_personal or f.name in METADATA_FIELDS]
     if shown:
