@@ -9,6 +9,7 @@ set-up: SQLite under ``var/``, Maildir mailboxes, outgoing mail as files.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import tomllib
@@ -19,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tracker.errors import ConfigError
+from tracker.private_files import create_private_file
 
 log = logging.getLogger(__name__)
 
@@ -288,15 +290,22 @@ class Config(_Strict):
                         f"mailbox.{i}.partnership: {name!r} is not a configured "
                         f"partnership (known: {', '.join(sorted(self.partnerships)) or 'none'})"
                     )
-        for section, tls in [("outgoing", self.outgoing.tls)] + [
-            (f"mailbox {m.name}", m.tls) for m in self.mailbox if m.kind == "imap"
-        ]:
-            if tls == "none":
-                log.warning(
-                    "%s: tls = 'none' sends credentials and mail in clear text; "
-                    "use it only with a local test server",
-                    section,
+        out = self.outgoing
+        clear = (
+            [("outgoing.tls", out.host)] if out.transport == "smtp" and out.tls == "none" else []
+        )
+        clear += [
+            (f"mailbox.{i}.tls", m.host)
+            for i, m in enumerate(self.mailbox)
+            if m.kind == "imap" and m.tls == "none"
+        ]
+        for key, host in clear:
+            if not is_loopback(host):
+                raise ValueError(
+                    f"{key}: 'none' would send credentials and mail in clear text to "
+                    f"{host}; it is allowed only for a server on this machine (loopback)"
                 )
+            log.warning("%s = 'none': clear text, acceptable only for a local test server", key)
         return self
 
     def is_secure_route(self, address: str) -> bool:
@@ -320,6 +329,19 @@ class Config(_Strict):
         return frozenset(
             [self.outgoing.from_address.lower(), *(m.address.lower() for m in self.mailbox)]
         )
+
+
+def is_loopback(host: str | None) -> bool:
+    """Is ``host`` this machine: ``localhost``, 127.0.0.0/8 or ``::1``?"""
+    if not host:
+        return False
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def child_key_secret(config: Config) -> bytes:
@@ -352,9 +374,8 @@ def read_or_create_secret(path: Path, what: str) -> bytes:
     try:
         secret = path.read_bytes().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = create_private_file(path, exclusive=True)  # var/ 0700, the file 0600
         except FileExistsError:  # another daemon made it a moment ago
             pass
         else:

@@ -8,8 +8,9 @@ ordinary transactions and row locks (``SKIP LOCKED``) where work is shared.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import StoreError
 from tracker.model import ClockMark, MailboxState
+from tracker.private_files import create_private_file, narrow_to_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,21 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """The database file 0600 (its folder 0700 if we make it) before SQLite opens it.
+
+    SQLite gives the ``-wal`` and ``-shm`` files it creates the mode of the
+    database file, so making that one 0600 first covers all three, whatever
+    the umask; files left wider by an older version are narrowed.
+    """
+    private_dir(path.parent)
+    if not path.exists():
+        with suppress(FileExistsError):
+            os.close(create_private_file(path, exclusive=True))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        narrow_to_private(name)
+
+
 def _hide_values(engine: Engine) -> None:
     @event.listens_for(engine, "handle_error")
     def _primary_message_only(ctx: ExceptionContext) -> None:
@@ -69,7 +86,7 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///").partition("?")[0]))
         # hide_parameters: a failing statement's exception (and echo) names no
         # parameter, so a child's name never reaches a traceback, a log or a terminal.
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}

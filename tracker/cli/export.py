@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from tracker.cli.common import Subcommands, clock, err, load, open_store, unknown_partnership
 from tracker.errors import ConfigError
+from tracker.private_files import open_private_text
 from tracker.reports.anonymise import MIN_KEY_BYTES
 from tracker.rules.partnerships import Partnerships
 
@@ -22,7 +24,8 @@ def _write(path: str | None, write: Callable[[TextIO], None]) -> None:
     if not path:
         write(sys.stdout)
         return
-    with open(path, "w", encoding="utf-8", newline="") as stream:
+    # An export can hold every case (and with --include-personal, the children): 0600.
+    with open_private_text(Path(path)) as stream:
         write(stream)
 
 
