@@ -63,7 +63,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "tracker.service": "the one place that joins the pure stages to the store",
         "tracker.intake.writer": "writes the intake's decisions: its only database code",
         "tracker.intake.load": "loads the snapshot the intake decides from, up front",
-        "tracker.intake.run": "runs a batch in the caller's transaction: load, decide, apply",
+        "tracker.intake.run": "runs a batch: loads, decides outside any transaction, applies",
         "tracker.intake.rows": "the one mapper between a case's state and its ORM row",
         "tracker.outbox": "the one way into the outbox (enqueue) and requeue",
         "tracker.delivery": "claims outbox rows and records what the sender did",

@@ -162,6 +162,9 @@ class Case(Base):
     track: Mapped[str | None] = mapped_column(CleanString(40))
     stage_entered_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    #: Bumped by every change the intake writes: a batch decided on an older version is
+    #: decided again (another mailbox or daemon changed the case meanwhile).
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="case", order_by="Message.id", lazy="raise_on_sql"

@@ -29,7 +29,7 @@ from ingest.forms import FormLimits
 from ingest.raw import RawMessage
 from tracker import chasers
 from tracker.clock import Clock
-from tracker.config import Config, child_key_secret
+from tracker.config import Config, child_key_secret, own_header_secret
 from tracker.errors import ConfigError, ConflictError
 from tracker.intake import Intake, Result, Work, chunks
 from tracker.intake.reading import read
@@ -79,6 +79,8 @@ class Service:
         self.config = config
         self.store = store
         self.clock = clock
+        own_key = own_header_secret(config)
+        renderer.own_key = own_key  # every mail rendered for this service signs our header
         self.renderer = renderer
         #: Raises :class:`tracker.rules.schema.RuleFileError` for an invalid rule file,
         #: so a daemon with a broken procedure never starts.
@@ -98,7 +100,12 @@ class Service:
             trusted_authserv_ids=frozenset(i.lower() for i in config.security.trusted_authserv_ids),
             protected_domains=frozenset(d.lower() for d in protected),
             own_addresses=config.own_addresses,
+            own_header_key=own_key,
         )
+        if not self.policy.trusted_authserv_ids:
+            log.warning(
+                "no trusted_authserv_ids configured: staff commands by mail will be refused"
+            )
         self._forms_pool = ThreadPoolExecutor(
             max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="forms"
         )
@@ -265,7 +272,10 @@ class Service:
         """
 
         def one(w: _Unparsed) -> Work:
-            return read(w.raw_id, w.mailbox, w.received_at, w.data, self.policy, self.form_limits)
+            budget = self.config.limits.processing_budget_seconds
+            return read(
+                w.raw_id, w.mailbox, w.received_at, w.data, self.policy, self.form_limits, budget
+            )
 
         if len(work) < 2:
             return [one(w) for w in work]
@@ -284,8 +294,7 @@ class Service:
         """
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                with self.store.transaction() as s:
-                    outcomes = self.intake.run(s, parsed, self.clock.now())
+                outcomes = self.intake.run(self.store, parsed, self.clock.now())
                 break
             except (IntegrityError, ConflictError):
                 # Another daemon stored the same Message-ID or took a reference number

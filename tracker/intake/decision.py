@@ -76,11 +76,13 @@ class NewCase:
 
 @dataclass(frozen=True)
 class CaseChange:
-    """The case's state after this message, and when it was resolved (None: open)."""
+    """The case's state after this message, when it was resolved (None: open), and the
+    stored version it was decided from."""
 
     case: int
     state: CaseState
     resolved_at: datetime | None
+    version: int = 0
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def follow(
         resolved_at=case.resolved_at,
         child=changes.child.identifiers if changes.child is not None else case.child,
         next_deadline_key=next_deadline_key,
+        version=case.version,
     )
     if fx.state.status == "resolved" and case.state.status != "resolved":
         changes += resolution_notices(
@@ -172,6 +173,7 @@ def effects_changes(
     resolved_at: datetime | None,
     child: Mapping[str, str | None] | None,
     next_deadline_key: int,
+    version: int = 0,
 ) -> Changes:
     """Lines, deadline changes, the new state and notices for what the engine decided.
 
@@ -194,7 +196,7 @@ def effects_changes(
         lines=tuple(lines),
         closed=closed,
         opened=opened,
-        case_change=CaseChange(case, fx.state, resolved_at),
+        case_change=CaseChange(case, fx.state, resolved_at, version),
     )
     return own + notices(
         ctx, case=case, reference=reference, partnership=partnership, fx=fx, child=child

@@ -188,5 +188,6 @@ def _load_cases(s: Session, snap: Snapshot, ids: list[int]) -> None:
                 open_deadlines=tuple(deadlines[row.id]),
                 participants=participants[row.id],
                 outsiders_told=frozenset(told[row.id]),
+                version=row.version,
             )
             snap.by_ref[row.reference] = row.id

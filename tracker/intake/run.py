@@ -1,10 +1,12 @@
 """The batch driver: load a snapshot, decide each message, write every decision at once.
 
 A backlog of hundreds of messages must not cost a dozen round trips each,
-so one batch is: :func:`~tracker.intake.load.load_snapshot` (a few queries),
-:func:`~tracker.intake.triage.decide` per message in memory (the snapshot
-advanced after each, so a reply right behind its escalation threads into
-it), and :func:`~tracker.intake.writer.apply` (a few multi-row statements).
+so one batch is: :func:`~tracker.intake.load.load_snapshot` (a few queries,
+one read transaction), :func:`~tracker.intake.triage.decide` per message in
+memory with no transaction open (the snapshot advanced after each, so a
+reply right behind its escalation threads into it), and
+:func:`~tracker.intake.writer.apply` (a few multi-row statements, one write
+transaction).
 A message whose decision fails (a bug) is quarantined with its traceback and
 leaves no trace in the others.
 """
@@ -15,8 +17,6 @@ import logging
 import traceback
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-
-from sqlalchemy.orm import Session
 
 from tracker.config import Config
 from tracker.intake.context import Context
@@ -29,6 +29,7 @@ from tracker.intake.work import Result, Work
 from tracker.intake.writer import apply
 from tracker.notify import Renderer
 from tracker.rules.partnerships import Partnerships
+from tracker.store import Store
 
 __all__ = ["Intake", "decide_all"]
 
@@ -72,9 +73,19 @@ class Intake:
         self.partnerships = partnerships
         self.child_key_secret = child_key_secret
 
-    def run(self, s: Session, work: Sequence[Work], now: datetime) -> list[Result]:
-        snapshot = load_snapshot(s, work, now - RATE_WINDOW, self.partnerships.prefixes)
+    def run(self, store: Store, work: Sequence[Work], now: datetime) -> list[Result]:
+        """Load, decide with no transaction open, write; a conflict raises for a retry.
+
+        Deciding reads message text (signals), so it runs between the two
+        transactions: a slow message never holds the database. The writer
+        refuses what changed meanwhile (a case's version, a reference number,
+        a raw row another daemon finished) with
+        :class:`~tracker.errors.ConflictError`, and the caller decides again.
+        """
+        with store.transaction() as s:
+            snapshot = load_snapshot(s, work, now - RATE_WINDOW, self.partnerships.prefixes)
         ctx = Context(self.config, self.partnerships, self.renderer, self.child_key_secret, now)
         decisions = decide_all(work, snapshot, ctx)
-        apply(s, decisions, now)
+        with store.transaction() as s:
+            apply(s, decisions, now)
         return [d.result for d in decisions]

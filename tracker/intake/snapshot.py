@@ -41,6 +41,8 @@ class CaseView:
     open_deadlines: tuple[OpenDeadline, ...] = ()
     #: Participants' addresses (lower case) -> role: raiser | addressed | copied | added.
     participants: Mapping[str, str] = field(default_factory=dict)
+    #: The stored row's version: the writer refuses a change decided on an older one.
+    version: int = 0
     #: Outsiders the business manager has been told about (keys of ``outsider:`` intents).
     outsiders_told: frozenset[str] = frozenset()
 

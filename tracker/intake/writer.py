@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.errors import ConflictError
@@ -36,6 +36,10 @@ from tracker.model import (
 from tracker.outbox import OutgoingMail, enqueue
 
 __all__ = ["apply"]
+
+#: Core tables, for conditional multi-row UPDATEs (the ORM's bulk update takes no WHERE).
+_CASES = cast(Table, Case.__table__)
+_RAW = cast(Table, RawMail.__table__)
 
 #: Maps a case key (negative: opened in this batch) to its row id.
 _CaseId = Callable[[int | None], int | None]
@@ -124,27 +128,8 @@ def apply(s: Session, decisions: Sequence[Decision], now: datetime) -> None:
     if attachments:
         s.execute(insert(Attachment), attachments)
     _write_deadlines(s, todo, case_id, now)
-    stored = [
-        {"id": key, **case_columns(change.state, change.resolved_at)}
-        for key, change in final.items()
-        if key > 0
-    ]
-    if stored:
-        s.execute(update(Case), stored)
-    s.execute(
-        update(RawMail),
-        [
-            {
-                "id": d.raw_id,
-                "state": "done",
-                "outcome": str(d.result.outcome),
-                "reason": d.result.reason,
-                "error": d.error,
-                "processed_at": now,
-            }
-            for d in todo
-        ],
-    )
+    _update_cases(s, [change for key, change in final.items() if key > 0])
+    _finish_raw(s, todo, now)
     enqueue(
         s,
         [
@@ -163,6 +148,56 @@ def apply(s: Session, decisions: Sequence[Decision], now: datetime) -> None:
         ],
         now,
     )
+
+
+def _update_cases(s: Session, changes: Sequence[CaseChange]) -> None:
+    """Each changed case's new state, if it is still at the version it was decided from."""
+    if not changes:
+        return
+    cols = case_columns(changes[0].state, None)
+    stmt = (
+        update(_CASES)
+        .where(Case.id == bindparam("b_id"), Case.version == bindparam("b_version"))
+        .values(version=Case.version + 1, **{c: bindparam(f"b_{c}") for c in cols})
+    )
+    rows = [
+        {
+            "b_id": c.case,
+            "b_version": c.version,
+            **{f"b_{k}": v for k, v in case_columns(c.state, c.resolved_at).items()},
+        }
+        for c in changes
+    ]
+    done: CursorResult[Any] = s.execute(stmt, rows)  # type: ignore[assignment]
+    if done.rowcount != len(rows):
+        raise ConflictError("a case changed meanwhile (another mailbox or daemon wrote to it)")
+
+
+def _finish_raw(s: Session, todo: Sequence[Decision], now: datetime) -> None:
+    """Mark the raw rows done, if no other daemon has done them meanwhile."""
+    stmt = (
+        update(_RAW)
+        .where(RawMail.id == bindparam("b_id"), RawMail.state == "pending")
+        .values(
+            state="done",
+            outcome=bindparam("b_outcome"),
+            reason=bindparam("b_reason"),
+            error=bindparam("b_error"),
+            processed_at=now,
+        )
+    )
+    rows = [
+        {
+            "b_id": d.raw_id,
+            "b_outcome": str(d.result.outcome),
+            "b_reason": d.result.reason,
+            "b_error": d.error,
+        }
+        for d in todo
+    ]
+    done: CursorResult[Any] = s.execute(stmt, rows)  # type: ignore[assignment]
+    if done.rowcount != len(rows):
+        raise ConflictError("a message was processed meanwhile by another daemon")
 
 
 def _new_case_row(c: NewCase, change: CaseChange) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""participants of a case
+"""participants of a case, and a version for each case
 
 Revision ID: 0004
 Revises: 0003
@@ -34,6 +34,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participants_case_id'), ['case_id'], unique=False)
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), server_default='0', nullable=False))
     # Cases opened before this revision: their raiser is a participant.
     op.execute(
         "INSERT INTO participants (case_id, address, role, raw_id, added_at) "
@@ -42,6 +44,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('version')
     with op.batch_alter_table('participants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_participants_case_id'))
     op.drop_table('participants')
