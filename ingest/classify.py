@@ -9,13 +9,19 @@ so the case timeline can show why a message was treated as it was.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import hmac
 import re
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 
+from ingest.parse.lookalike import domain_skeleton, is_within, lookalike_signal
+from ingest.parse.origin import (
+    authenticated_origin,
+    display_name_spoof,
+    dmarc_fail,
+    topmost_trusted,
+)
 from ingest.parse.types import ParsedEmail
 
 __all__ = [
@@ -25,10 +31,22 @@ __all__ = [
     "Verdict",
     "classify",
     "domain_skeleton",
+    "own_header_signature",
 ]
 
 OWN_MAIL_HEADER = "X-Escalation-Tracker"
-"""Every mail the tracker sends carries it (value like "SSCP-2026-0001; kind=ack")."""
+"""Every mail the tracker sends carries it: "SSCP-2026-0001; kind=ack; sig=<32 hex digits>".
+
+``sig`` is :func:`own_header_signature` of the mail's Message-ID: anyone can
+write the header, only we can sign it, so unsigned or wrongly signed it is
+just a signal and the mail is judged like any other.
+"""
+
+
+def own_header_signature(key: bytes, message_id: str) -> str:
+    """HMAC-SHA256 of the Message-ID (without angle brackets), first 32 hex digits."""
+    digest = hmac.new(key, message_id.encode("utf-8", "surrogateescape"), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
 class Verdict(StrEnum):
@@ -37,7 +55,9 @@ class Verdict(StrEnum):
     BOUNCE = "bounce"
     BULK = "bulk"
     OWN = "own"  # Our own outgoing mail come back into a watched mailbox.
-    SUSPICIOUS = "suspicious"  # Held in quarantine for review.
+    # Held in quarantine for review: forged or spoofed senders, and list or bulk
+    # markers on mail that may be a real escalation.
+    SUSPICIOUS = "suspicious"
     NO_SENDER = "no-sender"  # No usable From address: cannot be answered, quarantined.
 
 
@@ -53,6 +73,13 @@ class Policy:
     protected_domains: frozenset[str] = frozenset()
     # Our From address and the watched mailbox addresses, lower-case.
     own_addresses: frozenset[str] = frozenset()
+    # The key of our header's signature (:func:`own_header_signature`); empty: none believed.
+    own_header_key: bytes = field(default=b"", repr=False)
+    # Hook for a mailbox that only receives through the trusted gateway: (header, value)
+    # pairs whose topmost occurrence proves internal origin (Exchange's
+    # ("x-ms-exchange-organization-authas", "internal")). Empty by default; give it
+    # only in such a mailbox's policy, as anyone outside can write the header too.
+    internal_origin: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +89,13 @@ class Classification:
     verdict: Verdict
     reason: str
     signals: tuple[str, ...]
+    #: True only when our trusted gateway vouches for the From domain: the topmost
+    #: Authentication-Results from a trusted authserv-id says ``dmarc=pass`` with
+    #: ``header.from`` aligned with From (or the policy's internal-origin evidence).
+    #: Staff commands by mail count only then.
+    authenticated: bool = False
+    #: Why ``authenticated`` is True ("dmarc=pass by mx1.example for x.example"), else "".
+    origin: str = ""
 
     @property
     def automated(self) -> bool:
@@ -90,7 +124,6 @@ _BOUNCE_LOCALPARTS = ("mailer-daemon", "postmaster")
 _BOUNCE_FROM_NAME = re.compile(
     r"^\W*(mailer-daemon|postmaster|mail delivery (?:sub)?system)\b", re.IGNORECASE
 )
-_DMARC_RESULT = re.compile(r"(?:^|;)\s*dmarc\s*=\s*([a-z]+)", re.IGNORECASE)
 
 
 def _first_token(value: str) -> str:
@@ -103,6 +136,8 @@ def _first_token(value: str) -> str:
 # carry: anyone can put a child's name into an X-Autoreply header.
 _OWN_VALUE = re.compile(r"^[A-Z][A-Z0-9]{1,9}-\d{4}-\d{4,6}; kind=[a-z-]{1,20}$")
 _AUTO_SUBMITTED = frozenset({"auto-generated", "auto-replied", "auto-notified"})
+# RFC 3834 §5: a forwarding rule passes a person's mail on; it is no auto-reply.
+_FORWARDED = "auto-forwarded"
 _REPORT_TYPES = frozenset({"delivery-status", "disposition-notification", "feedback-report"})
 _FLAG_WORDS = frozenset({"yes", "true", "1", "on", "auto", "reply"})
 _SUPPRESS_WORDS = frozenset({"all", "dr", "ndr", "rn", "nrn", "oof", "autoreply"})
@@ -118,12 +153,26 @@ def _suppress_text(value: str) -> str:
     return ", ".join(words) if words else "set"
 
 
+def _own_header(email: ParsedEmail, policy: Policy) -> tuple[list[str], bool]:
+    """Our header's signal (value shown only when it has our shape) and whether it is signed."""
+    value = email.header(OWN_MAIL_HEADER)
+    if value is None:
+        return [], False
+    parts = [p.strip() for p in value.split(";")]
+    sig = next((p[4:] for p in parts if p.startswith("sig=")), "")
+    plain = "; ".join(p for p in parts if not p.startswith("sig="))
+    shown = plain if _OWN_VALUE.match(plain) else "present"
+    signed = bool(policy.own_header_key and email.message_id and sig) and hmac.compare_digest(
+        sig.encode("ascii", "replace"),
+        own_header_signature(policy.own_header_key, email.message_id or "").encode("ascii"),
+    )
+    if signed:
+        return [f"{OWN_MAIL_HEADER}: {shown}"], True
+    return [f"{OWN_MAIL_HEADER}: {shown}, not signed by us (forged or altered)"], False
+
+
 def _own_signals(email: ParsedEmail, policy: Policy) -> list[str]:
     signals = []
-    value = email.header(OWN_MAIL_HEADER)
-    if value is not None:
-        shown = value.strip() if _OWN_VALUE.match(value.strip()) else "present"
-        signals.append(f"{OWN_MAIL_HEADER}: {shown}")
     if email.from_ is not None and email.from_.addr in policy.own_addresses:
         signals.append(f"From is our own address {email.from_.addr}")
     return signals
@@ -170,7 +219,9 @@ def _auto_reply_signals(email: ParsedEmail) -> tuple[list[str], list[str]]:
     hints: list[str] = []
     for submitted in email.header_all("auto-submitted"):
         token = _first_token(submitted)
-        if token and token != "no":
+        if token == _FORWARDED:
+            hints.append(f"Auto-Submitted: {_FORWARDED}")
+        elif token and token != "no":
             shown = token if token in _AUTO_SUBMITTED else "other"
             deciding.append(f"Auto-Submitted: {shown}")
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
@@ -218,109 +269,35 @@ def _bulk_signals(email: ParsedEmail) -> list[str]:
     return signals
 
 
-def _dmarc_signal(email: ParsedEmail, policy: Policy) -> str | None:
-    """``dmarc=fail reported by <authserv-id>`` from the topmost trusted Authentication-Results.
+# Words that make list or bulk mail read as a possible escalation: such mail is
+# held for review, never silently ignored. Plain alternations of literals, and
+# the text is capped: linear time whatever the message.
+_ESCALATION_SUBJECT = re.compile(
+    r"escalat|disagree|child protection|safeguarding concern|professional challenge",
+    re.IGNORECASE,
+)
+_ESCALATION_BODY = re.compile(
+    r"escalate|escalating|escalated|disagree|child protection|safeguarding concern"
+    r"|professional challenge",
+    re.IGNORECASE,
+)
+_MAX_BODY_LOOKED_AT = 20_000
 
-    Headers from other authserv-ids are ignored: anyone can write an
-    Authentication-Results header into a message before it reaches us.
+
+def _held_bulk(email: ParsedEmail, policy: Policy, bulk: list[str]) -> str | None:
+    """Why list or bulk mail must be held rather than ignored, or None.
+
+    A partnership or agency sends people's mail through list servers and
+    bulk-mail tools too; ignoring it would lose an escalation without a trace.
     """
-    if not policy.trusted_authserv_ids:
-        return None
-    trusted = {t.lower() for t in policy.trusted_authserv_ids}
-    for value in email.header_all("authentication-results"):
-        head, _, results = value.partition(";")
-        tokens = head.split()
-        authserv = tokens[0].lower() if tokens else ""
-        if authserv not in trusted:
-            continue
-        match = _DMARC_RESULT.search(";" + results)
-        if match and match.group(1).lower() == "fail":
-            return f"dmarc=fail reported by {authserv}"
-        return None
-    return None
-
-
-# ---------------------------------------------------------------------------
-# Look-alike domains
-
-# Multi-letter shapes first: "rn" reads as "m", "vv" as "w".
-_ASCII_PAIRS = (("rn", "m"), ("vv", "w"))
-_ASCII_SINGLE = str.maketrans({"0": "o", "1": "l", "5": "s"})
-
-
-@lru_cache(maxsize=4096)
-def _char_skeleton(char: str) -> str:
-    """The ASCII letters a non-ASCII character imitates, from Unicode's confusables data."""
-    from confusable_homoglyphs.confusables import confusables_data
-
-    decomposed = unicodedata.normalize("NFKD", char)
-    base = "".join(c for c in decomposed if not unicodedata.combining(c))
-    if base.isascii() and base:
-        return base.lower()
-    candidates: list[str] = [
-        str(entry["c"]) for entry in confusables_data.get(char, ()) if str(entry["c"]).isascii()
-    ]
-    letters = [c for c in candidates if c.isalnum()]
-    if letters:
-        return sorted(letters, key=lambda c: (not c.islower(), len(c), c))[0].lower()
-    return char
-
-
-def _idna_decode(domain: str) -> str:
-    """Unicode form of a domain whose labels may be punycode ("xn--"); bad labels are kept."""
-    labels = []
-    for label in domain.split("."):
-        if label[:4].lower() == "xn--":
-            with contextlib.suppress(UnicodeError, ValueError):
-                label = label[4:].encode("ascii").decode("punycode")
-        labels.append(label)
-    return ".".join(labels)
-
-
-@lru_cache(maxsize=4096)
-def domain_skeleton(domain: str) -> str:
-    """What a domain looks like to a reader: confusable characters folded to ASCII.
-
-    "so1ihull.gov.uk", "sоlihull.gov.uk" (Cyrillic о), its "xn--" form and
-    "SoIihull.gov.uk" all give "solihull.gov.uk"; "rnerton" gives "merton".
-    Case matters only for "I", which is read as "l" before lower-casing.
-    """
-    text = _idna_decode(domain.strip().rstrip("."))
-    text = text.replace("I", "l")
-    text = "".join(c if c.isascii() else _char_skeleton(c) for c in text).lower()
-    for pair, single in _ASCII_PAIRS:
-        text = text.replace(pair, single)
-    return text.translate(_ASCII_SINGLE)
-
-
-def _is_within(domain: str, parent: str) -> bool:
-    return domain == parent or domain.endswith("." + parent)
-
-
-def _original_case_domain(email: ParsedEmail, domain: str) -> str:
-    """The sender's domain as written in the From header, so that "I" for "l" is visible."""
-    raw = email.header("from") or ""
-    index = raw.lower().rfind(domain)
-    if index >= 0 and len(raw.lower()) == len(raw):
-        return raw[index : index + len(domain)]
-    return domain
-
-
-def _lookalike_signal(email: ParsedEmail, policy: Policy) -> str | None:
-    """``sender domain X imitates Y`` when From's domain only looks like a protected domain."""
-    if email.from_ is None or not policy.protected_domains:
-        return None
-    domain = email.from_.domain.strip().rstrip(".")
-    if not domain:
-        return None
-    unicode_domain = _idna_decode(domain).lower()
-    protected = [p.lower().strip().rstrip(".") for p in policy.protected_domains]
-    if any(_is_within(d, p) for p in protected for d in (domain, unicode_domain)):
-        return None
-    skeleton = domain_skeleton(_original_case_domain(email, domain))
-    for target in sorted(protected):
-        if _is_within(skeleton, domain_skeleton(target)):
-            return f"sender domain {unicode_domain} imitates {target}"
+    markers = "; ".join(bulk)
+    domain = email.from_.domain.strip().rstrip(".") if email.from_ else ""
+    if domain and any(is_within(domain, p.lower()) for p in policy.protected_domains):
+        return f"bulk or list markers on mail from a partnership or agency domain ({markers})"
+    if _ESCALATION_SUBJECT.search(email.subject[:1000]) or _ESCALATION_BODY.search(
+        email.new_text[:_MAX_BODY_LOOKED_AT]
+    ):
+        return f"bulk or list markers on mail that reads as an escalation ({markers})"
     return None
 
 
@@ -331,33 +308,50 @@ def _lookalike_signal(email: ParsedEmail, policy: Policy) -> str | None:
 def classify(email: ParsedEmail, policy: Policy) -> Classification:
     """Classify ``email``: OWN, BOUNCE, AUTO_REPLY, BULK, NO_SENDER, SUSPICIOUS, else PERSON.
 
-    A From address among ``policy.own_addresses`` is not enough for OWN
-    without our header, because colleagues send from the shared mailbox. A
-    null Return-Path alone means BOUNCE only when no auto-reply signal is
-    present: RFC 3834 asks auto-responders to use the null path too.
+    OWN needs our header signed for this Message-ID; a From address among
+    ``policy.own_addresses`` is not enough, because colleagues send from the
+    shared mailbox. A null Return-Path alone means BOUNCE only when no
+    auto-reply signal is present: RFC 3834 asks auto-responders to use the
+    null path too. ``Auto-Submitted: auto-forwarded`` is a person's mail
+    passed on by a rule. List or bulk markers on mail from a protected domain
+    or that reads as an escalation are held (SUSPICIOUS), not ignored.
     """
-    own = _own_signals(email, policy)
+    header, signed = _own_header(email, policy)
+    own = [*header, *_own_signals(email, policy)]
     bounce, bounce_strong = _bounce_signals(email)
     auto, auto_hints = _auto_reply_signals(email)
     bulk = _bulk_signals(email)
     has_sender = email.from_ is not None and "@" in email.from_.addr
-    dmarc = _dmarc_signal(email, policy)
-    lookalike = _lookalike_signal(email, policy) if has_sender else None
-    suspicious = [s for s in (dmarc, lookalike) if s]
+    trusted = topmost_trusted(
+        email.header_all("authentication-results"), policy.trusted_authserv_ids
+    )
+    origin = authenticated_origin(trusted, email.from_, email.headers, policy.internal_origin)
+    spoof = display_name_spoof(email.from_)
+    lookalike = (
+        lookalike_signal(email.from_.domain, email.header("from") or "", policy.protected_domains)
+        if has_sender and email.from_ is not None
+        else None
+    )
+    suspicious = [s for s in (dmarc_fail(trusted), lookalike, spoof) if s]
+    if suspicious:
+        origin = ""  # a vouched-for domain dressed up as another sender vouches for nothing
     signals = (*own, *bounce, *auto, *auto_hints, *bulk, *suspicious)
     if not has_sender:
         signals = (*signals, "no From address with @")
 
     def result(verdict: Verdict, reason: str) -> Classification:
-        return Classification(verdict=verdict, reason=reason, signals=signals)
+        return Classification(verdict, reason, signals, authenticated=bool(origin), origin=origin)
 
-    if email.header(OWN_MAIL_HEADER) is not None:
+    if signed:
         return result(Verdict.OWN, f"own mail ({own[0]})")
     if bounce_strong or (bounce and not auto):
         return result(Verdict.BOUNCE, f"bounce ({'; '.join(bounce)})")
     if auto:
         return result(Verdict.AUTO_REPLY, f"auto-reply ({'; '.join(auto)})")
     if bulk:
+        held = _held_bulk(email, policy, bulk) if has_sender else None
+        if held:
+            return result(Verdict.SUSPICIOUS, held)
         return result(Verdict.BULK, f"bulk ({'; '.join(bulk)})")
     if not has_sender:
         return result(Verdict.NO_SENDER, "no usable From address")

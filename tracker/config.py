@@ -369,6 +369,17 @@ def child_key_secret(config: Config) -> bytes:
     return read_or_create_secret(config.paths.var_dir / "child-key.secret", "child-key secret")
 
 
+def own_header_secret(config: Config) -> bytes:
+    """The key that signs our own header (:data:`ingest.classify.OWN_MAIL_HEADER`).
+
+    Generated once per install in ``<var_dir>/own-header.secret`` (mode 0600).
+    Losing it only means our earlier mail, if it came back, is no longer
+    recognised by its header (its Message-ID still is); a daemon sharing the
+    mailboxes must share the file.
+    """
+    return read_or_create_secret(config.paths.var_dir / "own-header.secret", "own-header key")
+
+
 def read_or_create_secret(path: Path, what: str) -> bytes:
     """A local secret made once (32 random bytes, hex, mode 0600) and read ever after."""
     try:

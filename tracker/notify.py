@@ -26,7 +26,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from ingest.classify import OWN_MAIL_HEADER
+from ingest.classify import OWN_MAIL_HEADER, own_header_signature
 from tracker.errors import TrackerError
 from tracker.refcode import subject_tag
 
@@ -53,8 +53,10 @@ class Rendered:
 class Renderer:
     """Finds and renders templates, preferring the partnership's own copy."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, own_key: bytes = b"") -> None:
         self.templates_dir = templates_dir
+        #: Signs our header in every mail rendered here (:func:`stamp_headers`).
+        self.own_key = own_key
         self._envs: dict[str, Environment] = {}
 
     def _env(self, partnership: str) -> Environment:
@@ -123,6 +125,7 @@ def stamp_headers(
     references: tuple[str, ...] = (),
     tracker_header: str,
     auto_submitted: str | None,
+    own_key: bytes = b"",
 ) -> None:
     """Set the headers every mail we send carries; the one place that stamps them.
 
@@ -132,7 +135,9 @@ def stamp_headers(
     ``Auto-Submitted`` (RFC 3834) with ``X-Auto-Response-Suppress`` keeps
     well-behaved responders and Exchange's out-of-office replies quiet.
     ``auto_submitted`` is ``auto-replied`` for answers to a person's mail and
-    ``auto-generated`` for periodic mail such as digests.
+    ``auto-generated`` for periodic mail such as digests. With ``own_key`` our
+    header ends in ``; sig=`` and :func:`ingest.classify.own_header_signature`
+    of the Message-ID: the classifier believes the header only so signed.
     """
     msg["From"] = from_addr
     msg["To"] = to
@@ -148,6 +153,8 @@ def stamp_headers(
     if auto_submitted:
         msg["Auto-Submitted"] = auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
+    if own_key:
+        tracker_header = f"{tracker_header}; sig={own_header_signature(own_key, message_id)}"
     msg[OWN_MAIL_HEADER] = tracker_header
 
 
@@ -176,6 +183,7 @@ def build_message(
     references: tuple[str, ...] = (),
     tracker_header: str,
     auto_submitted: str | None = "auto-replied",
+    own_key: bytes = b"",
 ) -> bytes:
     """Assemble the RFC 5322 bytes of one outgoing mail (plain text, UTF-8).
 
@@ -196,6 +204,7 @@ def build_message(
         references=references,
         tracker_header=tracker_header,
         auto_submitted=auto_submitted,
+        own_key=own_key,
     )
     return wire_bytes(msg)
 
@@ -243,5 +252,6 @@ def render_mail(
         in_reply_to=in_reply_to,
         references=references,
         tracker_header=f"{reference}; kind={kind}",
+        own_key=renderer.own_key,
     )
     return Mail(message_id, data, subject)

@@ -21,6 +21,7 @@ __all__ = [
     "CaseDetail",
     "case_detail",
     "cases",
+    "ignored",
     "outbox_items",
     "quarantined",
     "sent_message_ids",
@@ -82,6 +83,25 @@ def quarantined(store: Store) -> list[RawMail]:
                 select(RawMail).where(RawMail.outcome == Outcome.QUARANTINED).order_by(RawMail.id)
             )
         )
+
+
+def ignored(store: Store, limit: int = 200) -> list[RawMail]:
+    """The last ``limit`` messages ignored (robots, duplicates, our own mail), oldest first.
+
+    Ignored mail opens no case and is moved to the processed folder, so this
+    listing, with the reason each row keeps, is how a person checks that no
+    escalation was taken for a robot.
+    """
+    with store.transaction() as s:
+        rows = list(
+            s.scalars(
+                select(RawMail)
+                .where(RawMail.outcome == Outcome.IGNORED)
+                .order_by(RawMail.id.desc())
+                .limit(limit)
+            )
+        )
+    return rows[::-1]
 
 
 def outbox_items(store: Store, state: str | None = None) -> list[OutboxItem]:

@@ -7,6 +7,7 @@ Splitting the header block and unfolding is the stdlib ``email`` parser's job
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.header import decode_header
@@ -16,9 +17,11 @@ from ingest.parse.body import decode_bytes
 from ingest.parse.types import Address
 
 __all__ = [
+    "AuthResult",
     "decode_8bit",
     "decode_words",
     "parse_addresses",
+    "parse_authentication_results",
     "parse_date",
     "parse_message_id",
     "parse_message_id_list",
@@ -92,12 +95,55 @@ def decode_words(value: str) -> str:
 # ---------------------------------------------------------------------------
 # Addresses, dates, Message-IDs
 
-_SIMPLE_ADDRESS = re.compile(
-    r'^\s*(?:"([^"\\]*)"|([^",;:<>@()\\]*?))\s*<([^<>@\s,;]+@[^<>@\s,;]+)>\s*$'
-)
-_ANY_ADDRESS = re.compile(r"[^\s<>,;:\"()\[\]]+@[^\s<>,;:\"()\[\]]+")
 _MAX_ADDRESS_HEADER = 16384
 _BARE_ADDRESS = re.compile(r"^\s*<?([^<>@\s,;\"()]+@[^<>@\s,;\"()]+)>?\s*$")
+_ADDRESS_SEPARATORS = re.compile(r"[\s<>,;:\"()\[\]]+")
+_NOT_IN_ADDR_SPEC = frozenset(' \t,;"()<>')
+_NOT_IN_PLAIN_PHRASE = frozenset(',;:()\\"')
+
+
+def _angle_mailbox(value: str) -> tuple[str, str] | None:
+    """``(display name, addr-spec)`` of a value that is one ``phrase <addr-spec>``, else None.
+
+    The address is the one in angle brackets, whatever the phrase before it
+    looks like: ``sscp@solihull.gov.uk <attacker@evil.example>`` is mail from
+    attacker@evil.example whose display name imitates an address (the stdlib's
+    parsers read the phrase as the address). String methods only, so the time
+    is linear in the value; anything less plain (two angle brackets, a quoted
+    name with escapes, a list) is left to the stdlib.
+    """
+    lt = value.find("<")
+    gt = value.find(">")
+    if lt < 0 or gt < lt or value.count("<") != 1 or value.count(">") != 1:
+        return None
+    addr = value[lt + 1 : gt].strip()
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain or any(c in _NOT_IN_ADDR_SPEC for c in addr):
+        return None
+    tail = value[gt + 1 :].strip()
+    if tail and not (
+        tail.startswith("(") and tail.endswith(")") and tail.count("(") == tail.count(")") == 1
+    ):
+        return None
+    phrase = value[:lt].strip()
+    if len(phrase) >= 2 and phrase[0] == phrase[-1] == '"' and phrase.count('"') == 2:
+        name = phrase[1:-1]
+        if "\\" in name:
+            return None
+    elif any(c in _NOT_IN_PLAIN_PHRASE for c in phrase):
+        return None
+    else:
+        name = " ".join(phrase.split())
+    return name, addr
+
+
+def _address_like(value: str) -> list[tuple[str, str]]:
+    """Whatever looks like an address (text on both sides of an "@"), in linear time."""
+    return [
+        ("", token)
+        for token in _ADDRESS_SEPARATORS.split(value)
+        if "@" in token[1:-1] and not token.startswith("@")
+    ]
 
 
 def parse_addresses(values: tuple[str, ...] | list[str]) -> tuple[Address, ...]:
@@ -105,28 +151,29 @@ def parse_addresses(values: tuple[str, ...] | list[str]) -> tuple[Address, ...]:
 
     Addresses are lower-cased; display names are RFC 2047 decoded after the
     address list is split (a decoded name may contain commas). Group syntax
-    and "undisclosed-recipients:;" yield their members or nothing.
+    and "undisclosed-recipients:;" yield their members or nothing. In
+    ``phrase <addr-spec>`` the addr-spec is the address (see :func:`_angle_mailbox`).
     """
     found: dict[str, Address] = {}
     for value in values:
         if not value:
             continue
-        simple = _SIMPLE_ADDRESS.match(value)
+        simple = _angle_mailbox(value)
         if simple:
-            pairs = [(simple.group(1) or simple.group(2) or "", simple.group(3))]
+            pairs = [simple]
         else:
             bare = _BARE_ADDRESS.match(value)
             if bare:
                 pairs = [("", bare.group(1))]
             elif len(value) > _MAX_ADDRESS_HEADER:
-                pairs = [("", a) for a in _ANY_ADDRESS.findall(value)]
+                pairs = _address_like(value)
             else:
                 try:
                     pairs = getaddresses([value])
                 except (IndexError, ValueError, TypeError, AttributeError, RecursionError):
                     # The stdlib address parser recurses per word and gives up
                     # on pathological lists; keep whatever looks like an address.
-                    pairs = [("", a) for a in _ANY_ADDRESS.findall(value)]
+                    pairs = _address_like(value)
         for name, addr in pairs:
             addr = addr.strip().strip("<>").lower()
             if not addr or addr in found:
@@ -192,3 +239,62 @@ def parse_return_path(value: str | None) -> str | None:
     if inner.startswith("@") and ":" in inner:
         inner = inner.partition(":")[2]
     return inner.lower()
+
+
+# ---------------------------------------------------------------------------
+# Authentication-Results (RFC 8601)
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One result in an Authentication-Results header: ``dmarc=pass header.from=x.example``."""
+
+    method: str
+    result: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def prop(self, name: str) -> str | None:
+        """The value of property ``name`` ("header.from"), lower-cased, or None."""
+        return next((v for k, v in self.properties if k == name), None)
+
+
+def _without_comments(value: str) -> str:
+    """``value`` with its (possibly nested) comments removed; one pass, quoted text kept."""
+    out: list[str] = []
+    depth = 0
+    quoted = False
+    for char in value:
+        if quoted:
+            out.append(char)
+            quoted = char != '"'
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(char)
+            quoted = char == '"'
+    return "".join(out)
+
+
+def parse_authentication_results(value: str) -> tuple[str, tuple[AuthResult, ...]]:
+    """``(authserv-id, results)`` of one Authentication-Results value; both lower-cased.
+
+    Tolerant and linear: an unreadable result is skipped, never guessed at.
+    """
+    head, *parts = _without_comments(value).lower().split(";")
+    tokens = head.split()
+    authserv = tokens[0] if tokens else ""
+    results: list[AuthResult] = []
+    for part in parts:
+        words = part.split()
+        if not words or "=" not in words[0]:
+            continue
+        method, _, result = words[0].partition("=")
+        props = tuple(
+            (key, val.strip('"'))
+            for key, eq, val in (w.partition("=") for w in words[1:])
+            if eq and "." in key
+        )
+        results.append(AuthResult(method.partition("/")[0], result.strip('"'), props))
+    return authserv, tuple(results)

@@ -13,14 +13,17 @@ from ingest.classify import (
     Verdict,
     classify,
     domain_skeleton,
+    own_header_signature,
 )
 from ingest.parse import parse
 
 DATA = Path(__file__).parents[1] / "data" / "emails"
+KEY = b"0123456789abcdef0123456789abcdef"
 POLICY = Policy(
     trusted_authserv_ids=frozenset({"mx1.sscp.example.org.uk"}),
     protected_domains=frozenset({"solihull.gov.uk", "merton.gov.uk", "barnet.gov.uk"}),
     own_addresses=frozenset({"escalations@sscp.example.org.uk"}),
+    own_header_key=KEY,
 )
 
 
@@ -37,12 +40,24 @@ PERSON = "From: Priya Sharma <priya.sharma@solihull.gov.uk>\nSubject: Escalation
 
 def test_person() -> None:
     result = of_file("outlook_alternative_pdf.eml")
-    assert result == Classification(Verdict.PERSON, "person", ())
+    assert (result.verdict, result.reason, result.signals) == (Verdict.PERSON, "person", ())
     assert result.automated is False
+    # Its trusted gateway checked DMARC for the From domain.
+    assert result.authenticated is True
+    assert result.origin == "dmarc=pass by mx1.sscp.example.org.uk for solihull.gov.uk"
+
+
+def _signed(data: bytes, message_id: str) -> bytes:
+    """``data`` with our header signed for ``message_id``, as the tracker sends it."""
+    sig = own_header_signature(KEY, message_id)
+    return data.replace(b"kind=ack", b"kind=ack; sig=" + sig.encode(), 1)
 
 
 def test_own_mail_by_header() -> None:
-    result = of_file("own_ack_returned.eml")
+    data = (DATA / "own_ack_returned.eml").read_bytes()
+    message_id = parse(data).message_id
+    assert message_id
+    result = classify(parse(_signed(data, message_id)), POLICY)
     assert result.verdict is Verdict.OWN
     assert result.reason == "own mail (X-Escalation-Tracker: SSCP-2026-0042; kind=ack)"
     assert result.signals == (
@@ -59,7 +74,11 @@ def test_own_address_without_header_is_a_colleague() -> None:
 
 
 def test_own_header_wins_over_bounce() -> None:
-    result = of_headers(f"From: postmaster@x.example\n{OWN_MAIL_HEADER}: SSCP-2026-0001; kind=ack")
+    sig = own_header_signature(KEY, "ack-1@sscp.example.org.uk")
+    result = of_headers(
+        "From: postmaster@x.example\nMessage-ID: <ack-1@sscp.example.org.uk>\n"
+        f"{OWN_MAIL_HEADER}: SSCP-2026-0001; kind=ack; sig={sig}"
+    )
     assert result.verdict is Verdict.OWN
     assert "From: postmaster" in result.signals
 
@@ -178,7 +197,8 @@ def test_mailing_list() -> None:
     "extra", ["Precedence: bulk", "Precedence: junk", "List-Unsubscribe: <mailto:x@y>"]
 )
 def test_bulk_signals(extra: str) -> None:
-    assert of_headers(PERSON + extra).verdict is Verdict.BULK
+    newsletter = "From: News <news@lists.example.org>\nSubject: March newsletter\n"
+    assert of_headers(newsletter + extra).verdict is Verdict.BULK
 
 
 def test_auto_reply_beats_bulk() -> None:
@@ -209,7 +229,13 @@ def test_forged_fail_below_trusted_pass_is_ignored() -> None:
         "Authentication-Results: mx1.sscp.example.org.uk; dmarc=pass header.from=solihull.gov.uk\n"
         "Authentication-Results: mx1.sscp.example.org.uk; dmarc=fail\n" + PERSON
     )
-    assert result == Classification(Verdict.PERSON, "person", ())
+    assert result == Classification(
+        Verdict.PERSON,
+        "person",
+        (),
+        authenticated=True,
+        origin="dmarc=pass by mx1.sscp.example.org.uk for solihull.gov.uk",
+    )
 
 
 def test_untrusted_dmarc_fail_is_no_signal() -> None:
@@ -305,6 +331,5 @@ def test_header_text_outside_known_values_never_reaches_a_signal() -> None:
     assert "X-Autoreply: set" in result.signals
     assert "Auto-Submitted: other" in result.signals
     forged = of_headers(f"From: a@b.example\n{OWN_MAIL_HEADER}: {name}")
-    assert (
-        forged.verdict is Verdict.OWN and forged.reason == f"own mail ({OWN_MAIL_HEADER}: present)"
-    )
+    assert forged.verdict is Verdict.PERSON
+    assert forged.signals == (f"{OWN_MAIL_HEADER}: present, not signed by us (forged or altered)",)

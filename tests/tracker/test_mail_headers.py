@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 
-from ingest.classify import OWN_MAIL_HEADER, Policy, Verdict, classify
+from ingest.classify import OWN_MAIL_HEADER, Policy, Verdict, classify, own_header_signature
 from ingest.parse import parse
 from tracker.notify import build_message
 from tracker.reports.digest_mail import build_digest_mail
 
 DATE = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 FROM = "tracker@sscp.example.gov.uk"
+KEY = b"a key of at least sixteen bytes"
 #: The headers loop prevention relies on (RFC 3834, Exchange, our own header).
 LOOP_HEADERS = (
     "From",
@@ -42,6 +43,7 @@ def _plain() -> bytes:
         date=DATE,
         reply_to="bm@sscp.example.gov.uk",
         tracker_header="SOL-0001; kind=ack",
+        own_key=KEY,
     )
 
 
@@ -58,6 +60,7 @@ def _digest() -> bytes:
         date=DATE,
         reply_to="bm@sscp.example.gov.uk",
         tracker_header="SOL; kind=digest",
+        own_key=KEY,
     )
 
 
@@ -78,14 +81,20 @@ def test_both_builders_stamp_the_same_header_set() -> None:
     # A reply to a person's mail, and a periodic report (RFC 3834 §5).
     assert plain["Auto-Submitted"] == "auto-replied"
     assert digest["Auto-Submitted"] == "auto-generated"
-    assert plain[OWN_MAIL_HEADER] == "SOL-0001; kind=ack"
-    assert digest[OWN_MAIL_HEADER] == "SOL; kind=digest"
+    plain_sig = own_header_signature(KEY, "a1.ack.SOL-0001@sscp.example.gov.uk")
+    digest_sig = own_header_signature(KEY, "d1.digest.SOL@sscp.example.gov.uk")
+    assert plain[OWN_MAIL_HEADER] == f"SOL-0001; kind=ack; sig={plain_sig}"
+    assert digest[OWN_MAIL_HEADER] == f"SOL; kind=digest; sig={digest_sig}"
 
 
 def test_both_are_recognised_as_our_own_mail_when_they_come_back() -> None:
-    policy = Policy(own_addresses=frozenset({FROM}))
+    policy = Policy(own_addresses=frozenset({FROM}), own_header_key=KEY)
     for data in (_plain(), _digest()):
         assert classify(parse(data), policy).verdict is Verdict.OWN
+    # Signed with another install's key, the header proves nothing (RFC 3834 still does).
+    stranger = Policy(own_addresses=frozenset({FROM}), own_header_key=b"another key, sixteen+")
+    for data in (_plain(), _digest()):
+        assert classify(parse(data), stranger).verdict is Verdict.AUTO_REPLY
 
 
 def test_headers_are_on_the_wire_with_crlf_and_unfolded() -> None:

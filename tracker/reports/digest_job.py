@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tracker.config import Config
+from tracker.config import Config, own_header_secret
 from tracker.errors import ConfigError
 from tracker.model import OutboxItem
 from tracker.notify import neutral_subject, new_message_id
@@ -162,6 +162,7 @@ def _mail_bytes(
         date=now,
         reply_to=None,
         tracker_header=f"{p.prefix}; kind=digest",
+        own_key=own_header_secret(config),
     )
 
 

@@ -43,6 +43,7 @@ def build_digest_mail(
     date: datetime,
     reply_to: str | None,
     tracker_header: str,
+    own_key: bytes = b"",
 ) -> bytes:
     """Assemble the digest's RFC 5322 bytes: text, and HTML with the chart as ``cid:``."""
     related = MIMEMultipart("related", type="text/html")
@@ -65,5 +66,6 @@ def build_digest_mail(
         reply_to=reply_to,
         tracker_header=tracker_header,
         auto_submitted="auto-generated",
+        own_key=own_key,
     )
     return wire_bytes(msg)
