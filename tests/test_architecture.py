@@ -82,6 +82,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "ingest.tls": "builds the one verifying TLS context",
         "ingest.sources.imap": "the IMAP source",
         "tracker.senders.smtp": "the SMTP sender",
+        "tracker.senders.smtp_session": "smtplib sessions that know when the data went out",
         "tracker.senders.base": "make_sender picks the transport",
         "tracker.delivery": "hands claimed rows to a Sender",
         "tracker.daemon": "builds the sources and the sender",

@@ -4,7 +4,8 @@ Mail is queued by :func:`tracker.outbox.enqueue`; :func:`deliver_pending`
 claims one row at a time: the row is committed as ``sending`` *before* the
 hand-over and as ``sent`` after it. If the process dies in between, nobody
 knows whether the relay took the mail, so the row is later marked
-``uncertain`` and never retried automatically: "at most once per intent"
+``uncertain`` and never retried automatically (as it is at once when the
+connection is lost after the message data went out, before the reply): "at most once per intent"
 beats a second acknowledgement (an operator may requeue it,
 :func:`tracker.outbox.requeue`). Several daemons can share the outbox on
 PostgreSQL: a row is claimed by a conditional ``UPDATE ... WHERE state =
@@ -21,7 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from tracker.clock import Clock
-from tracker.errors import PermanentDeliveryError, TemporaryDeliveryError
+from tracker.errors import DeliveryUncertain, PermanentDeliveryError, TemporaryDeliveryError
 from tracker.kinds import EventKind, MailStage, mail_event
 from tracker.model import Event, OutboxItem
 from tracker.senders.base import Sender
@@ -115,6 +116,11 @@ _SET_FAILED = (
     .where(OutboxItem.id == bindparam("row_id"))
     .values(state="failed", last_error=bindparam("error"))
 )
+_SET_UNCERTAIN = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("row_id"))
+    .values(state="uncertain", last_error=bindparam("error"))
+)
 _SET_RETRY = (
     update(OutboxItem)
     .where(OutboxItem.id == bindparam("row_id"))
@@ -147,6 +153,8 @@ class _Result:
     at: datetime
     error: str | None
     permanent: bool
+    #: The relay may have taken it (connection lost after the data): never resent.
+    uncertain: bool = False
 
 
 def deliver_pending(
@@ -194,6 +202,8 @@ def _hand_over(sender: Sender, clock: Clock, item: _Claimed, max_attempts: int) 
         return _Result(item, clock.now(), str(exc), permanent=item.attempts >= max_attempts)
     except PermanentDeliveryError as exc:
         return _Result(item, clock.now(), str(exc), permanent=True)
+    except DeliveryUncertain as exc:
+        return _Result(item, clock.now(), str(exc), permanent=False, uncertain=True)
     return _Result(item, clock.now(), None, permanent=False)
 
 
@@ -206,6 +216,15 @@ def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
         detail = f"{item.kind} <{item.message_id}> handed to the relay"
         decisions.info("sent %s <%s>", item.kind, item.message_id)
         report.sent += 1
+    elif result.uncertain:
+        statement = _SET_UNCERTAIN
+        kind = EventKind.DELIVERY_UNCERTAIN
+        detail = (
+            f"{item.kind} <{item.message_id}>: the connection was lost after the message was "
+            "sent, before the relay replied; not resent automatically (see 'tracker outbox')"
+        )
+        log.warning("outbox %s may or may not have been sent; left for an operator", item.id)
+        report.uncertain += 1
     elif result.permanent:
         statement = _SET_FAILED
         kind = EventKind.DELIVERY_FAILED

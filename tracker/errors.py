@@ -11,7 +11,8 @@
           ├── TemplateError (notify)    a mail template is missing or broken
           └── DeliveryError             outgoing mail could not be handed over
                ├── TemporaryDeliveryError   try again later (network, 4xx)
-               └── PermanentDeliveryError   will never work as is (5xx, TLS refused)
+               ├── PermanentDeliveryError   will never work as is (5xx, TLS refused)
+               └── DeliveryUncertain        lost after the data was sent: never resent
 """
 
 from __future__ import annotations
@@ -45,3 +46,11 @@ class TemporaryDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Delivery will not succeed as configured (5xx reply, TLS not verifiable)."""
+
+
+class DeliveryUncertain(DeliveryError):
+    """The connection was lost after the message data was sent, before the relay replied.
+
+    The relay may have taken the message, so it is never resent automatically
+    (that would deliver it twice); the outbox marks it ``uncertain`` for an operator.
+    """

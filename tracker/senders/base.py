@@ -10,6 +10,8 @@ The outbox drives a sender like this::
             ...
         except PermanentDeliveryError:          # 5xx, TLS not verifiable: give up, tell a human
             ...
+        except DeliveryUncertain:               # lost after the data went: never resend
+            ...
     sender.close()
 
 A sender only moves bytes: rendering, threading headers and retry policy live
@@ -43,7 +45,8 @@ class Sender(Protocol):
         differ from the header fields, e.g. Bcc); ``message_id`` is only used
         for logging and idempotency, the bytes already carry the header.
 
-        Raises TemporaryDeliveryError (retry later) or PermanentDeliveryError.
+        Raises TemporaryDeliveryError (retry later), PermanentDeliveryError, or
+        DeliveryUncertain when the relay may have taken the message (not to be resent).
         """
         ...
 

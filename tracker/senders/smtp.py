@@ -23,8 +23,11 @@ Protocol choices, and why:
   RFC 5321 §3.8); after a longer idle period we also probe with ``NOOP``
   (RFC 5321 §4.1.1.9), because relays drop idle sessions (§4.5.3.2.7).
 * Reply codes decide retry versus give-up (RFC 5321 §4.2.1): 4yz is
-  transient, 5yz permanent. A certificate we cannot verify is permanent: it
-  will not fix itself and must not be bypassed.
+  transient, 5yz permanent. A connection lost after the end-of-data dot but
+  before the reply is neither: the relay may have the message, so it is
+  :class:`~tracker.errors.DeliveryUncertain` and never resent (§6.1). A
+  certificate we cannot verify is permanent: it will not fix itself and
+  must not be bypassed.
 
 Only host, Message-ID and outcome are logged, never content or subjects.
 """
@@ -48,9 +51,11 @@ from tracker.config import TlsMode
 from tracker.errors import (
     ConfigError,
     DeliveryError,
+    DeliveryUncertain,
     PermanentDeliveryError,
     TemporaryDeliveryError,
 )
+from tracker.senders.smtp_session import SMTP, SMTP_SSL, data_was_sent
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +179,17 @@ class SmtpSender:
                 log.warning("smtp %s: %s not sent: %s", self._where, message_id, exc)
                 raise
             except OSError as exc:  # smtplib.SMTPException and ssl.SSLError are OSErrors
+                if data_was_sent(conn) and not isinstance(exc, smtplib.SMTPResponseException):
+                    # The relay has the whole message and may have taken it: never resend.
+                    self._drop()
+                    uncertain = DeliveryUncertain(
+                        f"{self._where}: connection lost after the message data was sent, "
+                        f"before the relay replied ({type(exc).__name__})"
+                    )
+                    log.warning(
+                        "smtp %s: %s may have been taken: %s", self._where, message_id, uncertain
+                    )
+                    raise uncertain from exc
                 error = _delivery_error(exc, self._where, self.timeout)
                 keep = (
                     isinstance(exc, _TRANSACTION_ERRORS)
@@ -254,7 +270,7 @@ class SmtpSender:
         # It raises SMTPConnectError unless the greeting is 220 (RFC 5321 §3.1).
         conn: smtplib.SMTP
         if self.tls == "implicit":
-            conn = smtplib.SMTP_SSL(
+            conn = SMTP_SSL(
                 self.host,
                 self.port,
                 local_hostname=self.local_hostname,
@@ -262,7 +278,7 @@ class SmtpSender:
                 context=self._context,
             )
         else:
-            conn = smtplib.SMTP(
+            conn = SMTP(
                 self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
             )
         try:
