@@ -67,6 +67,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "tracker.intake.rows": "the one mapper between a case's state and its ORM row",
         "tracker.outbox": "the one way into the outbox (enqueue) and requeue",
         "tracker.delivery": "claims outbox rows and records what the sender did",
+        "tracker.delivery_alerts": "queues the notice of a failed delivery to staff",
         "tracker.queries": "the read-only queries behind the operator's listings",
         "tracker.case_export": "reads cases for the operator's export",
         "tracker.chasers": "claims due deadlines and queues their mail",

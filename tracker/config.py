@@ -123,6 +123,8 @@ class OutgoingConfig(_Credentials):
     from_address: str = "escalations@localhost"
     directory: Path = Path("var/outbox")
     max_attempts: int = Field(default=8, gt=0)
+    #: Also told (besides the business manager) when a notice to staff fails for good.
+    alerts_address: str | None = None
 
     @model_validator(mode="after")
     def _transport_fields(self) -> OutgoingConfig:

@@ -25,6 +25,7 @@ from tracker import delivery
 from tracker.chasers import ChaseReport
 from tracker.clock import Clock
 from tracker.config import Config, MailboxConfig
+from tracker.delivery_alerts import FailureAlerts
 from tracker.intake import Result
 from tracker.kinds import Outcome
 from tracker.senders.base import Sender
@@ -164,7 +165,11 @@ class Daemon:
     def deliver(self) -> delivery.DeliveryReport:
         with self._outbox_lock:
             rep = delivery.deliver_pending(
-                self.store, self.sender, self.clock, max_attempts=self.config.outgoing.max_attempts
+                self.store,
+                self.sender,
+                self.clock,
+                max_attempts=self.config.outgoing.max_attempts,
+                alerts=FailureAlerts(self.service.partnerships, self.service.renderer, self.config),
             )
         with self._report_lock:
             self.report.sent += rep.sent

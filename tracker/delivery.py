@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from tracker.clock import Clock
+from tracker.delivery_alerts import FailedMail, FailureAlerts
 from tracker.errors import DeliveryUncertain, PermanentDeliveryError, TemporaryDeliveryError
 from tracker.kinds import EventKind, MailStage, mail_event
 from tracker.model import Event, OutboxItem
@@ -158,7 +160,13 @@ class _Result:
 
 
 def deliver_pending(
-    store: Store, sender: Sender, clock: Clock, *, max_attempts: int = 8, limit: int = 10_000
+    store: Store,
+    sender: Sender,
+    clock: Clock,
+    *,
+    max_attempts: int = 8,
+    limit: int = 10_000,
+    alerts: FailureAlerts | None = None,
 ) -> DeliveryReport:
     """Deliver due rows one by one until none is due (or ``limit`` is reached).
 
@@ -166,8 +174,11 @@ def deliver_pending(
     result is committed after; to keep a backlog fast, the result of one row
     and the claim of the next share a transaction. A row is claimed by a
     conditional ``UPDATE ... WHERE state = 'pending'``, so when several
-    daemons share the database exactly one of them wins it.
+    daemons share the database exactly one of them wins it. With ``alerts``, a
+    notice to staff that fails for good is told to the business manager (and
+    the alerts address) in the transaction that records the failure.
     """
+    record = partial(_record, store, alerts)
     report = DeliveryReport()
     report.uncertain = mark_abandoned_sends(store, clock.now())
     remaining = limit
@@ -175,7 +186,7 @@ def deliver_pending(
     while remaining > 0:
         with store.connection() as conn:
             if done is not None:
-                _record(conn, done, report)
+                record(conn, done, report)
                 done = None
             due = _due_ids(conn, clock.now(), min(remaining, 200))
         if not due:
@@ -184,14 +195,14 @@ def deliver_pending(
             remaining -= 1
             with store.connection() as conn:
                 if done is not None:
-                    _record(conn, done, report)
+                    record(conn, done, report)
                     done = None
                 row = conn.execute(_CLAIM, {"row_id": row_id, "now": clock.now()}).first()
             if row is not None:
                 done = _hand_over(sender, clock, _Claimed(**row._asdict()), max_attempts)
     if done is not None:
         with store.connection() as conn:
-            _record(conn, done, report)
+            record(conn, done, report)
     return report
 
 
@@ -207,7 +218,13 @@ def _hand_over(sender: Sender, clock: Clock, item: _Claimed, max_attempts: int) 
     return _Result(item, clock.now(), None, permanent=False)
 
 
-def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
+def _record(
+    store: Store,
+    alerts: FailureAlerts | None,
+    conn: Connection,
+    result: _Result,
+    report: DeliveryReport,
+) -> None:
     item, now, error = result.item, result.at, result.error
     params: dict[str, object] = {"row_id": item.id, "at": now, "error": error}
     if error is None:
@@ -234,6 +251,8 @@ def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
         )
         log.error("outbox %s failed permanently: %s", item.id, error)
         report.failed += 1
+        if alerts is not None:
+            _tell(store, alerts, conn, item, now)
     else:
         statement = _SET_RETRY
         params["retry_at"] = now + retry_delay(item.attempts)
@@ -245,3 +264,20 @@ def _record(conn: Connection, result: _Result, report: DeliveryReport) -> None:
         report.retried += 1
     conn.execute(statement, params)
     conn.execute(_ADD_EVENT, {"case_id": item.case_id, "at": now, "kind": kind, "detail": detail})
+
+
+def _tell(
+    store: Store, alerts: FailureAlerts, conn: Connection, item: _Claimed, now: datetime
+) -> None:
+    """Queue the failure's notice; if that cannot be done, the failure is still recorded."""
+    failed = FailedMail(
+        item.id, item.case_id, item.kind, item.message_id, item.recipients, item.attempts
+    )
+    try:
+        with store.session_on(conn) as s:
+            told = alerts.queue(s, failed, now)
+    except Exception as exc:  # a broken template must not lose the failure's own record
+        log.error("outbox %s: could not queue its failure notice (%s)", item.id, type(exc).__name__)
+        return
+    if told:
+        decisions.info("outbox %s failed: told %s", item.id, ", ".join(told))

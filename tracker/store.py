@@ -115,6 +115,17 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def session_on(self, conn: Connection) -> Iterator[Session]:
+        """An ORM session inside ``conn``'s transaction, in a savepoint of its own.
+
+        For ORM-level work (:func:`tracker.outbox.enqueue`) that must commit with
+        a Core connection's row-at-a-time work; an error undoes the savepoint only.
+        """
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            yield session
+            session.commit()  # releases the savepoint; ``conn``'s transaction goes on
+
     def dispose(self) -> None:
         self.engine.dispose()
 
