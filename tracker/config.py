@@ -189,6 +189,10 @@ class LimitsConfig(_Strict):
     #: Overdue notices go out for deadlines that passed within this many days;
     #: older ones (a replayed or imported backlog) appear only in the roll-up.
     overdue_notice_window_days: int = Field(default=14, ge=1)
+    #: Reading one message (parse, classify, forms) that takes longer than this is
+    #: quarantined with reason "processing budget exceeded". Checked between the steps:
+    #: each step is bounded on its own by linear-time patterns and size caps.
+    processing_budget_seconds: float = Field(default=30.0, gt=0)
 
 
 class PathsConfig(_Strict):

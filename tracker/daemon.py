@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,10 @@ from tracker.store import DbSourceState, Store
 log = logging.getLogger(__name__)
 
 Reporter = Callable[[str, Result], None]
+
+#: After a stop, how long ``run_forever`` waits for its threads (all together) to finish
+#: what they are doing; SIGTERM must stop the daemon within a few seconds.
+STOP_GRACE_SECONDS = 2.0
 
 
 def make_source(mailbox: MailboxConfig, store: Store) -> Source:
@@ -314,8 +319,12 @@ class Daemon:
         finally:
             scheduler.shutdown(wait=False)
             self._outbox_wakeup.set()
+            # One shared grace period, not one per thread: a stop must be quick. A thread
+            # still busy after it is a daemon thread and ends with the process; whatever it
+            # had not committed is rolled back, and its raw message is tried again.
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
             for t in threads:
-                t.join(timeout=15)
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
             self.sender.close()
 
 

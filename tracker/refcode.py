@@ -13,7 +13,8 @@ import re
 from collections.abc import Collection
 from functools import lru_cache
 
-_DASH = r"\s*[-\u2010\u2011\u2012\u2013\u2014\u2212]\s*"
+#: Possessive blanks: a run of spaces after a prefix is read once, never re-split.
+_DASH = r"\s*+[-\u2010\u2011\u2012\u2013\u2014\u2212]\s*+"
 
 
 def format_reference(prefix: str, year: int, number: int) -> str:
@@ -30,12 +31,20 @@ def _pattern(prefixes: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
+#: References are looked for in a subject and the new text of a message; a reference past
+#: the first 200,000 characters is not one a person meant, and the cap bounds the cost.
+MAX_REFERENCE_TEXT_CHARS = 200_000
+
+
 def find_references(text: str, prefixes: Collection[str]) -> list[str]:
-    """Every reference in ``text`` in order of appearance, normalised, without repeats."""
+    """Every reference in ``text`` in order of appearance, normalised, without repeats.
+
+    Only the first :data:`MAX_REFERENCE_TEXT_CHARS` characters are read.
+    """
     if not prefixes or not text:
         return []
     found: dict[str, None] = {}
-    for m in _pattern(tuple(sorted(prefixes))).finditer(text):
+    for m in _pattern(tuple(sorted(prefixes))).finditer(text[:MAX_REFERENCE_TEXT_CHARS]):
         found[format_reference(m.group(1).upper(), int(m.group(2)), int(m.group(3)))] = None
     return list(found)
 

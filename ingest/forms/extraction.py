@@ -77,8 +77,9 @@ _MAX_MIME_DEPTH = 60
 _TIME_BUDGET_FACTOR = 5
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([-\w.:]+)""", re.I)
 _INLINE_DOB = re.compile(
-    r"\b(?:d\.?o\.?b\.?|date of birth)\s*(?:is|:|-|–)?\s*"
-    r"(\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\.?\s+\d{4})",
+    r"\b(?:d\.?o\.?b\.?|date of birth)\s*+(?:(?:is|:|-|–)\s*+)?"
+    r"(\d{1,2}\s*+[/.\-]\s*+\d{1,2}\s*+[/.\-]\s*+\d{2,4}"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s++[A-Za-z]{3,9}\.?\s++\d{4})",
     re.IGNORECASE,
 )
 _CONFIDENCE_INLINE_DOB = 0.6

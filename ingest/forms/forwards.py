@@ -27,24 +27,27 @@ from ingest.forms.text_form import MAX_LINES, Row
 __all__ = ["FORWARD_SUBJECT", "REPLY_SUBJECT", "Segment", "parse_sender", "split_segments"]
 
 _HARD = re.compile(
-    r"^\s*(?:-{2,}\s*original message\s*-{2,}"
-    r"|-{3,}\s*forwarded message\s*-{3,}"
-    r"|begin forwarded message\s*:"
-    r"|-{2,}\s*forwarded by .{0,120}-{2,})\s*$",
+    r"^\s*+(?:-{2,}+\s*+original message\s*+-{2,}+"
+    r"|-{3,}+\s*+forwarded message\s*+-{3,}+"
+    r"|begin forwarded message\s*+:"
+    r"|-{2,}+\s*+forwarded by .{0,120}-{2,}+)\s*+$",
     re.IGNORECASE,
 )
 _HEADER = re.compile(
-    r"^\s*\**\s*(?P<key>from|sent|date|to|cc|subject|importance|reply-to)\s*\**\s*:\s*\**\s*(?P<value>.*)$",
+    r"^\s*+(?:\*++\s*+)?(?P<key>from|sent|date|to|cc|subject|importance|reply-to)"
+    r"\s*+(?:\*++\s*+)?:\s*+(?:\*++\s*+)?(?P<value>.*)$",
     re.IGNORECASE,
 )
 _WROTE_START = re.compile(r"^\s*on\s", re.IGNORECASE)
-_WROTE = re.compile(r"^\s*on\s.{0,300}?\bwrote\s*:\s*$", re.IGNORECASE)
+_WROTE = re.compile(r"^\s*+on\s.{0,300}?\bwrote\s*+:\s*+$", re.IGNORECASE)
 _WROTE_SENDER = re.compile(
     r",\s*(?P<name>[^,<>]*?)\s*<(?P<email>[^<>@\s]+@[^<>\s]+)>\s*wrote", re.IGNORECASE
 )
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+#: Starts only where a run of address characters starts, and reads that run once: a long
+#: word without "@" is one failed attempt, not one per character.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+'\-])[A-Za-z0-9._%+'\-]++@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _ANGLE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
-_QUOTE = re.compile(r"^(?:\s*>)+ ?")
+_QUOTE = re.compile(r"^(?:\s*+>)++ ?")
 _MAILTO = re.compile(r"\[mailto:([^\]]+)\]", re.IGNORECASE)
 #: Subject prefixes that say "forwarded" in the languages Outlook and Gmail use here.
 FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fw|fwd|tr|wg|rv)\s*:", re.IGNORECASE)

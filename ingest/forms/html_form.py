@@ -14,7 +14,7 @@ import re
 from html.parser import HTMLParser
 
 from ingest.forms.text_form import Row
-from ingest.parse.body import BLOCK_TAGS, SKIP_TAGS
+from ingest.parse.body import BLOCK_TAGS, MAX_QUOTE_DEPTH, SKIP_TAGS
 
 __all__ = ["html_to_rows"]
 
@@ -49,7 +49,10 @@ class _RowCollector(HTMLParser):
         text = "".join(self._line).replace("\u00a0", " ").strip()
         self._line = []
         if len(self.rows) < _MAX_ROWS:
-            self.rows.append(Row((("> " * self._quote) + text if text else "",)))
+            # Deeper quotes add no more marks: 3,000 nested <blockquote>s would otherwise
+            # give every line 6,000 characters of prefix (quadratic output).
+            prefix = "> " * min(self._quote, MAX_QUOTE_DEPTH)
+            self.rows.append(Row((prefix + text if text else "",)))
 
     def _target(self) -> list[str]:
         if self._tables and self._tables[-1].cell is not None:

@@ -197,7 +197,8 @@ _PARENTHESES = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _NUMBERING = re.compile(r"^(?:\d{1,2}|[a-h]|[ivx]{1,4})[.)]\s+")
-_INDEX_SUFFIX = re.compile(r"(?:\s*\[\d+\]|[_ ]\d{1,2})$")
+#: Blanks before "[2]" are tried once per run of blanks (lookbehind), not from each blank.
+_INDEX_SUFFIX = re.compile(r"(?:(?<!\s)\s*+\[\d++\]|[_ ]\d{1,2})$")
 
 
 def normalise_label(text: str) -> str:
@@ -259,7 +260,9 @@ _ANONYMOUS_CHILD = re.compile(
     r"^(?:child|baby|young person|yp|sibling|infant|unborn(?: baby)?)(?:\s+[a-z0-9]{1,2})?$"
     r"|withheld|not disclosed|redacted|anonymised|see (?:attached|below|above)|initials only",
 )
-_EMAIL = re.compile(r"[A-Za-z0-9._%+'\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+#: Starts only where a run of address characters starts, and reads that run once: a long
+#: word without "@" is one failed attempt, not one per character.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+'\-])[A-Za-z0-9._%+'\-]++@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _INSTRUCTION = re.compile(r"^\((?:if |please |practitioner|manager|dd/mm)[^)]*\)\s*", re.I)
 

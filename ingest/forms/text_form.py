@@ -54,9 +54,11 @@ class Found:
     in_table: bool
 
 
-_SEPARATORS = re.compile(r"\s*(?::|\t|\s[-–—]\s)\s*")
+#: A separator is tried from the start of a run of blanks only (lookbehind), so a long run
+#: of blanks is read once per run rather than once per blank.
+_SEPARATORS = re.compile(r"(?<!\s)\s*(?::|\t|\s[-–—]\s)\s*+")
 _LEAD = re.compile(r"^[\s>*•·▪\-–]*")
-_STARS = re.compile(r"^\*+|\*+$")
+_STARS = re.compile(r"^\*++|(?<!\*)\*++$")
 _SIGN_OFF = re.compile(
     r"^(?:(?:kind|best|warm|many|warmest)\s+(?:regards|wishes|thanks)|regards|thanks|thank you"
     r"|many thanks|best|cheers|yours (?:sincerely|faithfully)|with thanks|sent from my)\b[\s,.!]*$",

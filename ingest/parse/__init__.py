@@ -41,19 +41,21 @@ from ingest.parse.types import Address, AttachmentInfo, MimeTree, ParsedEmail
 __all__ = ["Address", "AttachmentInfo", "MimeTree", "ParsedEmail", "parse"]
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
-_LEADING_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:|From ")
+_LEADING_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]++[ \t]*+:|From ")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 # Obsolete syntax (RFC 5322 section 4.5.8) the stdlib does not read: blanks before the colon.
-_SPACE_BEFORE_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
+_SPACE_BEFORE_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]++)[ \t]++:", re.MULTILINE)
 # A parameter line that lost its folding indent under a Content-Type or
 # Content-Disposition ending in ";" ("boundary=..." on a line of its own), as
 # some gateways write it, in any part. The hint is searched first because it
 # starts with a literal and skips base64 at C speed.
-_UNINDENTED_HINT = re.compile(rb";[ \t]*\r?\n[\w.-]+\*?[\d*]*[ \t]*=")
+# "[\w.-]+\*?[\d*]*" overlapped (digits are word characters): ";" and a long run of
+# digits backtracked quadratically. Same language, each character read once.
+_UNINDENTED_HINT = re.compile(rb";[ \t]*+\r?\n[\w.-]++(?:\*[\d*]*+)?[ \t]*+=")
 _UNINDENTED_PARAM = re.compile(
     rb"^content-(?:type|disposition)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*;[ \t]*\r?\n"
-    rb"(?=[\w.-]+\*?[\d*]*[ \t]*=)",
+    rb"(?=[\w.-]++(?:\*[\d*]*+)?[ \t]*+=)",
     re.MULTILINE | re.IGNORECASE,
 )
 _MAX_REPAIR_PASSES = 10

@@ -198,8 +198,20 @@ _WS_RUN = re.compile(r"[ \t\r\n\f\v\u200b]+")
 _BAD_MARKED_SECTION = re.compile(
     r"<!\[(?!(?:if|else|endif|cdata|temp|ignore|include|rcdata)(?![-_.a-z0-9]))", re.IGNORECASE
 )
-_TAG_FALLBACK = re.compile(r"<!--.*?-->|<(style|script|head)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+# Unterminated comments and style blocks run to the end (as in a browser), and a tag stops
+# at the next "<": each "<" no longer scans the rest of the text again.
+_TAG_FALLBACK = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(style|script|head)\b.*?(?:</\1\s*+>|\Z)|<[^<>]*+>", re.S | re.I
+)
 _MANY_BLANKS = re.compile(r"\n{3,}")
+
+#: Quote levels shown as "> ": deeper <blockquote>s add no more, so each line's prefix stays
+#: short (nested quotes made the output grow with depth x lines: quadratic).
+MAX_QUOTE_DEPTH = 20
+#: Text kept from one HTML body; a person's mail is far shorter, and the cap bounds memory.
+MAX_HTML_TEXT_CHARS = 2_000_000
+#: HTML read from one body: the parser's time grows with its input, so the input is cut too.
+MAX_HTML_INPUT_CHARS = 2_000_000
 
 # Outlook's plain-text rendering of <hr>; split_quoted treats it as a separator.
 _HR_LINE = "_" * 32
@@ -223,20 +235,27 @@ class _TextExtractor(HTMLParser):
         self._pre = 0
         self._quote = 0
         self._cell_open = False
+        self._size = 0
+
+    def _quote_prefix(self) -> str:
+        return "> " * min(self._quote, MAX_QUOTE_DEPTH)
 
     def _flush(self) -> None:
         text = "".join(self._current)
         text = text.rstrip(" ") if self._pre else text.strip(" ")
         self._current = []
-        if text or (self.lines and self.lines[-1] != ""):
+        if self._size >= MAX_HTML_TEXT_CHARS and not text:
+            pass  # past the cap only the text already counted is still written
+        elif text or (self.lines and self.lines[-1] != ""):
+            self._size += len(self._prefix) + 1
             self.lines.append(self._prefix + text if text else self._prefix.rstrip())
-        self._prefix = "> " * self._quote
+        self._prefix = self._quote_prefix()
 
     def _break(self) -> None:
         if self._current:
             self._flush()
         else:
-            self._prefix = "> " * self._quote
+            self._prefix = self._quote_prefix()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in SKIP_TAGS:
@@ -249,7 +268,9 @@ class _TextExtractor(HTMLParser):
             self._flush()
         elif tag == "hr":
             self._break()
-            self.lines.append(_HR_LINE)
+            if self._size < MAX_HTML_TEXT_CHARS:
+                self._size += len(_HR_LINE) + 1
+                self.lines.append(_HR_LINE)
         elif tag in _CELL_TAGS:
             if self._cell_open and self._current:
                 self._current.append("\t")
@@ -258,7 +279,7 @@ class _TextExtractor(HTMLParser):
             self._break()
             if tag == "blockquote":
                 self._quote += 1
-                self._prefix = "> " * self._quote
+                self._prefix = self._quote_prefix()
             elif tag == "pre":
                 self._pre += 1
             elif tag == "li":
@@ -281,13 +302,15 @@ class _TextExtractor(HTMLParser):
             self._break()
             if tag == "blockquote":
                 self._quote = max(0, self._quote - 1)
-                self._prefix = "> " * self._quote
+                self._prefix = self._quote_prefix()
             elif tag == "pre":
                 self._pre = max(0, self._pre - 1)
 
     def handle_data(self, data: str) -> None:
-        if self._skip or self._in_head:
+        if self._skip or self._in_head or self._size >= MAX_HTML_TEXT_CHARS:
             return
+        data = data[: MAX_HTML_TEXT_CHARS - self._size]
+        self._size += len(data)
         if self._pre:
             lines = data.replace("\r\n", "\n").split("\n")
             self._current.append(lines[0])
@@ -313,7 +336,11 @@ def html_to_text(html: str) -> str:
     Style sheets, scripts, the document head and MSO conditional comments are
     dropped; Outlook's ``<o:p>`` and other unknown tags vanish while their
     text stays; downlevel-revealed ``<![if ...]>`` sections keep their text.
+    Bounded for hostile input: the first :data:`MAX_HTML_INPUT_CHARS` are read, at
+    most :data:`MAX_QUOTE_DEPTH` quote marks prefix a line, and the text stops after
+    about :data:`MAX_HTML_TEXT_CHARS`.
     """
+    html = html[:MAX_HTML_INPUT_CHARS]
     parser = _TextExtractor()
     try:
         parser.feed(_BAD_MARKED_SECTION.sub("&lt;![", html))
@@ -333,33 +360,33 @@ def html_to_text(html: str) -> str:
 
 
 _WROTE = re.compile(
-    r"^\s*(?:on|am|le|el|op|il|den|på|em)\s.{0,400}?"
-    r"(?:wrote|schrieb|a écrit|escribió|schreef|ha scritto|skrev|escreveu)\s*:\s*$",
+    r"^\s*+(?:on|am|le|el|op|il|den|på|em)\s.{0,400}?"
+    r"(?:wrote|schrieb|a écrit|escribió|schreef|ha scritto|skrev|escreveu)\s*+:\s*+$",
     re.IGNORECASE,
 )
-_WROTE_START = re.compile(r"^\s*(?:on|am|le|el|op|il|den|på|em)\s", re.IGNORECASE)
+_WROTE_START = re.compile(r"^\s*+(?:on|am|le|el|op|il|den|på|em)\s", re.IGNORECASE)
 _HARD_MARKERS = re.compile(
-    r"^\s*(?:"
-    r"-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|"
+    r"^\s*+(?:"
+    r"-{2,}+\s*+(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|"
     r"oorspronkelijk bericht|originalmeddelande|opprinnelig melding|alkuperäinen viesti|"
-    r"messaggio originale|mensagem original)\s*-{2,}"
-    r"|_{10,}\s*$"
-    r"|begin forwarded message\s*:"
-    r"|-{3,}\s*forwarded message\s*-{3,}"
-    r"|-{3,}\s*(?:weitergeleitete nachricht|message transféré)\s*-{3,}"
+    r"messaggio originale|mensagem original)\s*+-{2,}"
+    r"|_{10,}+\s*+$"
+    r"|begin forwarded message\s*+:"
+    r"|-{3,}+\s*+forwarded message\s*+-{3,}"
+    r"|-{3,}+\s*+(?:weitergeleitete nachricht|message transféré)\s*+-{3,}"
     r")",
     re.IGNORECASE,
 )
-_FROM_LINE = re.compile(r"^\s*\**(?:from|von|de|van|från|fra|da)\s*:\**\s*\S", re.IGNORECASE)
+_FROM_LINE = re.compile(r"^\s*+\**+(?:from|von|de|van|från|fra|da)\s*+:\**\s*+\S", re.IGNORECASE)
 _BLOCK_FIELD = re.compile(
-    r"^\s*\**(?:(sent|date|gesendet|datum|envoyé|enviado|verzonden|skickat|sendt|inviato|data)"
+    r"^\s*+\**+(?:(sent|date|gesendet|datum|envoyé|enviado|verzonden|skickat|sendt|inviato|data)"
     r"|(to|an|à|a|aan|till|til|para|cc)"
-    r"|(subject|betreff|objet|onderwerp|asunto|ämne|emne|oggetto|assunto))\s*:",
+    r"|(subject|betreff|objet|onderwerp|asunto|ämne|emne|oggetto|assunto))\s*+:",
     re.IGNORECASE,
 )
 # Every line any marker above can start with; a text without one is all new.
 _CANDIDATE = re.compile(
-    r"^[ \t]*(?:[>_-]|\**(?:from|von|de|van|från|fra|da)\s*:|begin forwarded"
+    r"^[ \t]*+(?:[>_-]|\**+(?:from|von|de|van|från|fra|da)\s*:|begin forwarded"
     r"|(?:on|am|le|el|op|il|den|på|em)\s)",
     re.MULTILINE | re.IGNORECASE,
 )

@@ -34,13 +34,21 @@ _PREFIXES = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _WHITESPACE = re.compile(r"\s+")
+#: A subject a person wrote fits in a line; a longer one is cut here, so that everything
+#: reading subjects (prefixes, references, signals, deduplication) reads a bounded text.
+MAX_SUBJECT_CHARS = 1_000
 
 
 def decode_subject(raw: str | None) -> str:
-    """The subject as a person reads it: RFC 2047 decoded, runs of blanks collapsed."""
+    """The subject as a person reads it: RFC 2047 decoded, runs of blanks collapsed.
+
+    At most :data:`MAX_SUBJECT_CHARS` characters (the raw header is cut first, at a
+    multiple of that, because encoded words are longer than the text they carry).
+    """
     if not raw:
         return ""
-    return _WHITESPACE.sub(" ", decode_words(raw)).strip()
+    decoded = decode_words(raw[: MAX_SUBJECT_CHARS * 16])
+    return _WHITESPACE.sub(" ", decoded).strip()[:MAX_SUBJECT_CHARS]
 
 
 def strip_prefixes(subject: str) -> str:

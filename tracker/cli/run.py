@@ -2,7 +2,8 @@
 
 ``run --once`` processes every mailbox until it is empty, delivers the
 outbox and exits 1 if a mailbox could not be read; without ``--once`` the
-daemon runs until SIGTERM or Ctrl-C, which finish the current batch first.
+daemon runs until SIGTERM or Ctrl-C, which stop it within a few seconds (a batch
+not yet committed is rolled back and read again at the next start).
 ``demo`` writes the example escalations into the first Maildir and runs on
 the embedded defaults, saying what happened to each message.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,10 +53,33 @@ def _make_daemon(
     )
 
 
+#: After SIGTERM or Ctrl-C the process ends within this many seconds whatever it is doing:
+#: the daemon's threads get a short grace period (``STOP_GRACE_SECONDS``), and if the
+#: process is still alive after this (a thread pool busy with a message, a stuck send), it
+#: exits at once. Nothing is lost: raw mail is committed before it is processed, an
+#: uncommitted batch is rolled back and read again at the next start.
+HARD_STOP_SECONDS = 4.0
+
+
 def _install_signals(daemon: Daemon) -> None:
+    stopping = threading.Event()
+
+    def hard_exit() -> None:
+        log.warning("still busy %.0f s after the stop signal; exiting now", HARD_STOP_SECONDS)
+        logging.shutdown()
+        os._exit(0)
+
     def stop(signum: int, frame: object) -> None:
-        log.info("signal %s received; finishing the current batch", signum)
+        if stopping.is_set():
+            log.warning("second stop signal; exiting now")
+            logging.shutdown()
+            os._exit(1)
+        stopping.set()
+        log.info("signal %s received; stopping", signum)
         daemon.stop()
+        watchdog = threading.Timer(HARD_STOP_SECONDS, hard_exit)
+        watchdog.daemon = True
+        watchdog.start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
