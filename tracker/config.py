@@ -515,6 +515,9 @@ def default_config(base: Path) -> Config:
             "security": {
                 "secure_domains": ["solihull.gov.uk", "nhs.net", "gov.uk"],
                 "protected_domains": ["solihull.gov.uk", "nhs.net", "westmidlands.police.uk"],
+                # The demo's example gateway: staff commands count only when it vouches
+                # (dmarc=pass) for the From domain, as the business manager's demo mail shows.
+                "trusted_authserv_ids": ["mx.solihull.gov.uk"],
             },
             "paths": {"var_dir": str(var)},
         },

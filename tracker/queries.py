@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from tracker.kinds import Outcome
-from tracker.model import Case, CaseField, Child, Deadline, Event, Message, OutboxItem, RawMail
+from tracker.model import (
+    Case,
+    CaseField,
+    Child,
+    Deadline,
+    Event,
+    Message,
+    OutboxItem,
+    Participant,
+    RawMail,
+)
 from tracker.store import Store
 
 __all__ = [
@@ -38,6 +48,7 @@ class CaseDetail:
     fields: Sequence[CaseField]
     messages: Sequence[Message]
     events: Sequence[Event]
+    participants: Sequence[Participant] = ()
 
 
 def cases(store: Store, status: str | None = None, partnership: str | None = None) -> list[Case]:
@@ -71,6 +82,9 @@ def case_detail(store: Store, reference: str) -> CaseDetail | None:
             ).all(),
             events=s.scalars(
                 select(Event).where(Event.case_id == case.id).order_by(Event.id)
+            ).all(),
+            participants=s.scalars(
+                select(Participant).where(Participant.case_id == case.id).order_by(Participant.id)
             ).all(),
         )
 
