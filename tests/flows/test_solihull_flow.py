@@ -95,7 +95,7 @@ def _kinds(sink: SmtpSink) -> list[tuple[str, tuple[str, ...]]]:
     out = []
     for m in sink.messages:
         header = m.parsed()["X-Escalation-Tracker"] or ""
-        kind = header.split("kind=")[-1]
+        kind = header.split("kind=")[-1].split(";")[0].strip()  # before "; sig="
         out.append((kind, m.rcpt_tos))
     return out
 
