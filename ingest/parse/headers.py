@@ -58,6 +58,9 @@ def decode_8bit(value: str) -> tuple[str, bool]:
 # RFC 2047 encoded words
 
 
+_MAX_DECODED = 16384
+
+
 def decode_words(value: str) -> str:
     """Decode RFC 2047 encoded words in ``value`` with the stdlib; never raises.
 
@@ -71,10 +74,19 @@ def decode_words(value: str) -> str:
     """
     if "=?" not in value:
         return value
+    # An encoded word ends in "?=": text after the last one holds none. The
+    # stdlib's pattern scans from every "=?x?q?" to the next "?=" (or the end),
+    # so leaving the rest out keeps the time linear on "=?a?q?x" repeated; and
+    # its joining of words grows faster than linearly, so only the first
+    # _MAX_DECODED characters are decoded (no real header comes near).
+    end = value.rfind("?=", 0, _MAX_DECODED) + 2
+    if end < 2:
+        return value
+    value, rest = value[:end], value[end:]
     try:
         chunks = decode_header(value)
     except (HeaderParseError, ValueError, LookupError):
-        return value
+        return value + rest
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, str):
@@ -89,7 +101,7 @@ def decode_words(value: str) -> str:
         else:
             # An RFC 2231 language suffix ("utf-8*en") is not part of the charset.
             out.append(decode_bytes(chunk, charset.partition("*")[0])[0])
-    return "".join(out)
+    return "".join(out) + rest
 
 
 # ---------------------------------------------------------------------------
