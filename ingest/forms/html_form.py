@@ -1,6 +1,6 @@
 """HTML bodies as :class:`~ingest.forms.text_form.Row` lists, keeping table cells apart.
 
-:func:`ingest.parse.body.html_to_text` flattens a table row into one line;
+:func:`ingest.parse.html_text.html_to_text` flattens a table row into one line;
 a form pasted from Word into Outlook is a table whose label and value cells
 must stay apart (a value cell may hold several paragraphs). This reader keeps
 each ``<tr>`` as a row of cell texts and every other block as a line, in
@@ -14,7 +14,7 @@ import re
 from html.parser import HTMLParser
 
 from ingest.forms.text_form import Row
-from ingest.parse.body import BLOCK_TAGS, MAX_QUOTE_DEPTH, SKIP_TAGS
+from ingest.parse.html_text import BLOCK_TAGS, MAX_QUOTE_DEPTH, SKIP_TAGS
 
 __all__ = ["html_to_rows"]
 

@@ -24,8 +24,9 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.policy import Compat32
 from email.utils import collapse_rfc2231_value
 
-from ingest.parse.body import decode_bytes, html_to_text
+from ingest.parse.body import decode_bytes
 from ingest.parse.headers import decode_8bit, unfold
+from ingest.parse.html_text import html_to_text
 from ingest.parse.oversize import expanded_digest
 from ingest.parse.parts import Leaf, children, content_type, leaves, read_leaf
 from ingest.parse.types import AttachmentInfo, Elided

@@ -21,7 +21,8 @@ from ingest.classify import Policy, classify
 from ingest.forms import FormLimits, extract
 from ingest.forms.text_form import MAX_LINES, split_label
 from ingest.parse import parse
-from ingest.parse.body import MAX_HTML_TEXT_CHARS, html_to_text, split_quoted
+from ingest.parse.body import split_quoted
+from ingest.parse.html_text import MAX_HTML_TEXT_CHARS, html_to_text
 from ingest.parse.subject import MAX_SUBJECT_CHARS
 
 #: Every case must finish within this; the old code took from 5 s to minutes on the same input.
