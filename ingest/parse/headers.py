@@ -149,6 +149,52 @@ def _angle_mailbox(value: str) -> tuple[str, str] | None:
     return name, addr
 
 
+def _split_list(value: str) -> list[str]:
+    """The comma-separated items of an address list: commas in quotes, comments or angle
+    brackets do not split. One pass; quoted pairs (backslash) are skipped over."""
+    items: list[str] = []
+    start = depth = 0
+    quoted = angled = escaped = False
+    for i, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth:
+            continue
+        elif char == "<":
+            angled = True
+        elif char == ">":
+            angled = False
+        elif char == "," and not angled:
+            items.append(value[start:i])
+            start = i + 1
+    items.append(value[start:])
+    return [item for item in items if item.strip()]
+
+
+def _listed_mailboxes(value: str) -> list[tuple[str, str]] | None:
+    """Each item of a list in which every item is ``phrase <addr>`` or a bare address."""
+    pairs: list[tuple[str, str]] = []
+    for item in _split_list(value):
+        pair = _angle_mailbox(item)
+        if pair is None:
+            bare = _BARE_ADDRESS.match(item)
+            if bare is None:
+                return None
+            pair = ("", bare.group(1))
+        pairs.append(pair)
+    return pairs
+
+
 def _address_like(value: str) -> list[tuple[str, str]]:
     """Whatever looks like an address (text on both sides of an "@"), in linear time."""
     return [
@@ -179,6 +225,9 @@ def parse_addresses(values: tuple[str, ...] | list[str]) -> tuple[Address, ...]:
                 pairs = [("", bare.group(1))]
             elif len(value) > _MAX_ADDRESS_HEADER:
                 pairs = _address_like(value)
+            elif "<" in value and ":" not in value and (listed := _listed_mailboxes(value)):
+                # A list of such mailboxes: the same rule for each (no groups: stdlib).
+                pairs = listed
             else:
                 try:
                     pairs = getaddresses([value])

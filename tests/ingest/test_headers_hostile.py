@@ -102,6 +102,26 @@ def test_the_address_is_the_one_in_angle_brackets(value: str, name: str, addr: s
     assert (found.name, found.addr) == (name, addr)
 
 
+def test_in_a_list_too_each_address_is_the_one_in_angle_brackets() -> None:
+    found = parse_addresses(["sscp@solihull.gov.uk <attacker@evil.example>, Jo <jo@x.org>"])
+    assert [(a.name, a.addr) for a in found] == [
+        ("sscp@solihull.gov.uk", "attacker@evil.example"),
+        ("Jo", "jo@x.org"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param('"a, b" <c@d.e>, ' * (N // 16), id="quoted commas"),
+        pytest.param("a <b@c.d>, " * (N // 11), id="many mailboxes"),
+        pytest.param("\\" * N + " <a@b.c>, x", id="backslashes"),
+    ],
+)
+def test_address_lists_are_linear(value: str) -> None:
+    _bounded(lambda: parse_addresses([value]))
+
+
 def test_lists_and_quoted_commas_still_split_as_before() -> None:
     found = parse_addresses(['"Smith, J" <j@x.org>, k@y.org', "Team: a@z.org, b@z.org;"])
     assert [a.addr for a in found] == ["j@x.org", "k@y.org", "a@z.org", "b@z.org"]
