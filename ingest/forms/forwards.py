@@ -46,7 +46,9 @@ _WROTE_SENDER = re.compile(
 #: Starts only where a run of address characters starts, and reads that run once: a long
 #: word without "@" is one failed attempt, not one per character.
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+'\-])[A-Za-z0-9._%+'\-]++@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_ANGLE = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+#: The local part stops at the first "@" (possessive): "<" and a run of "@"s no longer
+#: tries every "@" as the separator.
+_ANGLE = re.compile(r"<([^<>\s@]++@[^<>\s]++)>")
 _QUOTE = re.compile(r"^(?:\s*+>)++ ?")
 _MAILTO = re.compile(r"\[mailto:([^\]]+)\]", re.IGNORECASE)
 #: Subject prefixes that say "forwarded" in the languages Outlook and Gmail use here.

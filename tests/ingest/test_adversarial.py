@@ -146,6 +146,12 @@ def test_a_long_word_where_an_address_is_expected() -> None:
     within_bound(lambda: read_fully(mail(body)))
 
 
+def test_a_forwarded_sender_of_angle_and_at_signs() -> None:
+    # Before: 4.0 s for 20,000 "@" after "<" (every "@" was tried as the separator).
+    body = "See below.\n\nFrom: <" + "@" * 20_000 + "\nSent: today\nTo: x\nSubject: y\n\nA: b\n"
+    within_bound(lambda: read_fully(mail(body, subject="FW: escalation")))
+
+
 def test_stars_around_a_label() -> None:
     within_bound(lambda: read_fully(mail("Name: " + "*" * 40_000 + "x\n" + "*" * 40_000 + "\n")))
 
