@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -106,9 +107,10 @@ class Service:
             log.warning(
                 "no trusted_authserv_ids configured: staff commands by mail will be refused"
             )
-        self._forms_pool = ThreadPoolExecutor(
-            max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="forms"
-        )
+        #: Reading pools, one per mailbox: a hostile backlog in one mailbox queues behind
+        #: itself, never in front of another mailbox's mail (threads start on first use).
+        self._read_pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
         self.form_limits = FormLimits(
             max_attachment_bytes=config.forms.max_attachment_bytes,
             max_total_bytes=config.forms.max_total_bytes,
@@ -279,7 +281,18 @@ class Service:
 
         if len(work) < 2:
             return [one(w) for w in work]
-        return list(self._forms_pool.map(one, work))
+        return list(self._read_pool(work[0].mailbox).map(one, work))
+
+    def _read_pool(self, mailbox: str) -> ThreadPoolExecutor:
+        with self._pools_lock:
+            pool = self._read_pools.get(mailbox)
+            if pool is None:
+                pool = ThreadPoolExecutor(
+                    max_workers=max(2, min(8, os.cpu_count() or 2)),
+                    thread_name_prefix=f"read-{mailbox}",
+                )
+                self._read_pools[mailbox] = pool
+            return pool
 
     def _run_batch(self, work: Sequence[_Unparsed]) -> list[Result]:
         return self._write_batch(self._read_all(work))
