@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from tracker.rules.scope import HEDGE, STAGE_HEDGE, clause_before, hedged, negated
+
 Kind = Literal["stage", "flag", "unflag", "status", "category", "track"]
 
 
@@ -43,27 +45,39 @@ _COMMAND = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|nor|none|isn't|isnt|wasn't|aren't|don't|doesn't|didn't|won't|"
-    r"without|neither|ended|removed from|ceased|no longer|longer)\b[^.;:!?\n]*$",
-    re.IGNORECASE,
-)
-_AFTER_NEGATION = re.compile(
-    r"^[^.;:!?\n]{0,30}\b(?:ended|ceased|was removed|were removed|has been removed|"
-    r"discontinued|stepped down|is not|was not|isn't|wasn't)\b",
-    re.IGNORECASE,
-)
-_WINDOW = 60
-
 _STAGE_WORDS = re.compile(
     r"\b(?:escalat\w*|refer\w*|mov\w*|progress\w*|tak\w*|rais\w*|pass\w*)\s+"
     r"(?:(?:this|it|the\s+(?:matter|case|issue|concern|disagreement))\s+)?"
     r"(?:up\s+|on\s+|now\s+|forward\s+)?to\s+stage\s*(\d{1,2})\b"
     r"|\bstage\s*(\d{1,2})\s+(?:escalation|referral)\b"
-    r"|\b(?:now\s+at|entered|entering|invok\w*|initiat\w*)\s+stage\s*(\d{1,2})\b",
+    r"|\b(?:now\s+at|entered|entering|invok\w*|initiat\w*)\s+stage\s*(\d{1,2})\b"
+    # "referred this to the Team Manager (stage 2)": the stage in brackets beside the verb.
+    # Possessive run of words up to the bracket, so a long clause costs one pass.
+    r"|\b(?:escalat\w*|refer\w*|progress\w*|pass\w*)[^()\[\].;:!?]{0,80}+"
+    r"[(\[][ \t]*+stage[ \t]*+(\d{1,2})[ \t]*+[)\]]",
     re.IGNORECASE,
 )
 _SUBJECT_STAGE = re.compile(r"\bstage\s*(\d{1,2})\b", re.IGNORECASE)
+
+#: "Key Stage 2" is a school phase, not an escalation stage: the word just before "stage".
+_KEY_STAGE_BEFORE = re.compile(r"\bkey[ \t\n]*+stage[ \t]*+$", re.IGNORECASE)
+#: "stage 1 of the assessment", "stage 2 of the plan": a stage of other work, not of the
+#: escalation ("stage 2 of the escalation process" stays a stage).
+_OTHER_WORK_AFTER = re.compile(
+    r"^[ \t\n]*+of[ \t\n]++(?:the[ \t\n]++|this[ \t\n]++|her[ \t\n]++|his[ \t\n]++|their[ \t\n]++)?"
+    r"(?:single[ \t\n]++)?(?:assessment|plan|pregnancy|proceedings|court|care|child protection|"
+    r"cp|cin|pre-proceedings|pupil|school|curriculum|treatment|programme|program|course)\b",
+    re.IGNORECASE,
+)
+
+
+def _other_stage(text: str, number_start: int, number_end: int) -> bool:
+    """A numbered "stage" that is not an escalation stage (Key Stage 2, stage 1 of the plan)."""
+    before = text[max(0, number_start - 16) : number_start]
+    after = text[number_end : number_end + 60]
+    return bool(_KEY_STAGE_BEFORE.search(before) or _OTHER_WORK_AFTER.match(after))
+
+
 _REFER_LEAD = (
     r"\b(?:escalat\w*|refer\w*|pass\w*|rais\w*|tak\w*|mov\w*)\s+"
     r"(?:(?:this|it|the\s+(?:matter|case|issue|concern|disagreement))\s+)?"
@@ -104,54 +118,6 @@ _RESOLVED = re.compile(
     r"|\bwe\s+(?:have\s+)?(?:now\s+)?agreed\s+(?:a\s+|the\s+)?way\s+forward\b",
     re.IGNORECASE | re.MULTILINE,
 )
-
-
-_CLAUSE = re.compile(r"[,;.:!?\n]|\b(?:and|but|so|because|however|therefore|although)\b", re.I)
-
-
-#: "We hope it is resolved soon" is not a resolution.
-_HEDGE = re.compile(
-    r"\b(?:hope|hopefully|if|once|until|unless|when|whether|can|could|should|would|will|"
-    r"may|might|need|needs|want|wants|expect|expected|aim|trying)\b",
-    re.IGNORECASE,
-)
-
-
-def _clause_before(text: str, start: int) -> str:
-    before = text[max(0, start - _WINDOW) : start]
-    cuts = list(_CLAUSE.finditer(before))
-    return before[cuts[-1].end() :] if cuts else before
-
-
-def _clause_after(text: str, end: int) -> str:
-    after = text[end : end + 40]
-    cut = _CLAUSE.search(after)
-    return after[: cut.start()] if cut else after
-
-
-def _negated(text: str, start: int, end: int) -> bool:
-    """A negation in the same clause just before the phrase, or "ended" just after it."""
-    before = _clause_before(text, start)
-    return bool(_NEGATION.search(before) or _AFTER_NEGATION.match(_clause_after(text, end)))
-
-
-#: "Should we escalate to stage 3?", "if needed we will escalate to stage 3": not a move.
-_STAGE_HEDGE = re.compile(
-    r"\b(?:if|should|could|would|whether|may|might|unless|consider|considering|shall we)\b",
-    re.IGNORECASE,
-)
-_CONFIRM = re.compile(
-    r"\b(?:can|could|would like to|am pleased to|am happy to|want to)\s+confirm\b", re.IGNORECASE
-)
-
-
-def _hedged(text: str, start: int, end: int, hedge: re.Pattern[str]) -> bool:
-    clause = _CONFIRM.sub(" ", _clause_before(text, start))
-    if hedge.search(clause):
-        return True
-    rest = text[end : end + 80]
-    stop = re.search(r"[.!?\n]", rest)
-    return bool(stop and stop.group(0) == "?")
 
 
 def _compile(phrases: Iterable[str], literal: bool) -> re.Pattern[str] | None:
@@ -259,25 +225,33 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
     if "stage" not in commanded:
         best: Signal | None = None
         for m in _STAGE_WORDS.finditer(prose):
-            if _negated(prose, m.start(), m.end()) or _hedged(
-                prose, m.start(), m.end(), _STAGE_HEDGE
-            ):
+            if negated(prose, m.start(), m.end()) or hedged(prose, m.start(), m.end(), STAGE_HEDGE):
                 continue
-            number = next(g for g in m.groups() if g)
+            group = next(i for i, g in enumerate(m.groups(), 1) if g)
+            if _other_stage(prose, m.start(group), m.end(group)):
+                continue
+            number = m.group(group)
             if best is None or int(number) > int(best.value):
                 best = Signal("stage", number, _squash(m.group(0)), False)
         for number, pat in sorted(vocab.stage_phrases.items()):
             for m in pat.finditer(prose):
                 if (
-                    not _negated(prose, m.start(), m.end())
-                    and not _hedged(prose, m.start(), m.end(), _STAGE_HEDGE)
+                    not negated(prose, m.start(), m.end())
+                    and not hedged(prose, m.start(), m.end(), STAGE_HEDGE)
                     and (best is None or number > int(best.value))
                 ):
                     best = Signal("stage", str(number), _squash(m.group(0)), False)
-        sm = _SUBJECT_STAGE.search(subject)
+        sm = next(
+            (
+                m
+                for m in _SUBJECT_STAGE.finditer(subject)
+                if not _other_stage(subject, m.start(1), m.end(1))
+            ),
+            None,
+        )
         if (
             sm
-            and not _negated(subject, sm.start(), sm.end())
+            and not negated(subject, sm.start(), sm.end())
             and (best is None or int(sm.group(1)) > int(best.value))
         ):
             best = Signal("stage", sm.group(1), f"subject: {_squash(sm.group(0))}", False)
@@ -289,7 +263,7 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
         if name in flagged:
             continue
         for m in pat.finditer(prose):
-            if not _negated(prose, m.start(), m.end()) and _in_status_context(
+            if not negated(prose, m.start(), m.end()) and _in_status_context(
                 name, prose, m.start(), m.end()
             ):
                 signals.append(Signal("flag", name, _squash(m.group(0)), False))
@@ -304,8 +278,8 @@ def read_signals(text: str, subject: str, vocab: Vocabulary) -> list[Signal]:
 
     if "status" not in commanded:
         for m in _RESOLVED.finditer(prose):
-            if not _negated(prose, m.start(), m.end()) and not _hedged(
-                prose, m.start(), m.end(), _HEDGE
+            if not negated(prose, m.start(), m.end()) and not hedged(
+                prose, m.start(), m.end(), HEDGE
             ):
                 signals.append(Signal("status", "resolved", _squash(m.group(0)), False))
                 break
@@ -334,7 +308,7 @@ def _in_status_context(flag: str, text: str, start: int, end: int) -> bool:
     """For ``cp_plan``: the words say the child has a plan, not that one is wanted."""
     if flag != "cp_plan":
         return True
-    before = _clause_before(text, start)
+    before = clause_before(text, start)
     if _PLAN_WISH.search(before):
         return False
     return bool(

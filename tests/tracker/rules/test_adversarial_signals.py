@@ -55,6 +55,18 @@ def within_bound(work: Callable[[], object]) -> None:
         "Flag: " + "-" * 100_000,
         "not " * 50_000 + "significant harm",
         "?" * 100_000 + "escalating to stage 4",
+        # Issue 11: the bracketed stage beside a referral verb, "Key Stage", "stage N of
+        # the ...", and negation scope across hard wraps.
+        "referred " * 20_000 + "(stage 2)",
+        "I have referred this to the" + " manager" * 20_000 + " (stage 2)",
+        "escalated (" * 30_000 + "stage 2",
+        "key " * 30_000 + "stage 2 referral",
+        "Key Stage 2 " * 10_000,
+        "moved to stage 2" + " of" * 30_000,
+        "moved to stage 2 of" + " " * 100_000 + "the plan",
+        "not at\n" * 20_000 + "risk of significant harm",
+        "I do not believe\n" + " >" * 50_000 + "\nrisk of significant harm",
+        "should we escalate to stage 3" + "\n " * 50_000 + "?",
     ],
     ids=[
         "now-been-before-sorted",
@@ -69,6 +81,16 @@ def within_bound(work: Callable[[], object]) -> None:
         "flag-dashes",
         "negations",
         "question-marks",
+        "referred-run-before-bracket",
+        "words-before-bracket",
+        "open-brackets",
+        "key-run",
+        "key-stage-run",
+        "of-run-after-stage",
+        "blanks-after-stage-of",
+        "wrapped-negations",
+        "quote-marks-inside-a-wrap",
+        "wrapped-blank-question",
     ],
 )
 def test_hostile_text_is_read_within_the_bound(vocab: Vocabulary, text: str) -> None:
