@@ -118,6 +118,7 @@ PURE = (
     "tracker.intake.following",
     "tracker.intake.forms",
     "tracker.intake.mail",
+    "tracker.intake.routing",
     "tracker.intake.opening",
     "tracker.intake.outcomes",
     "tracker.intake.participants",

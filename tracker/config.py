@@ -143,7 +143,7 @@ class PartnershipConfig(_Strict):
     """Local settings for a partnership whose procedure is ``rules/<name>.yaml``.
 
     The rule file is the procedure; these override or add to it for one
-    installation: another reference prefix, extra closure days, extra staff.
+    installation: another reference prefix, extra closure days, extra staff, extra intake addresses.
     """
 
     prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] | None = None
@@ -153,6 +153,9 @@ class PartnershipConfig(_Strict):
     extra_closures: list[date] = Field(default_factory=list)
     #: Staff addresses besides those the rule file lists.
     staff: list[str] = Field(default_factory=list)
+    #: Intake addresses besides those the rule file lists (this installation's aliases):
+    #: how a mailbox serving several partnerships tells them apart.
+    addresses: list[str] = Field(default_factory=list)
     #: A rule file other than ``<rules_dir>/<name>.yaml``.
     rules_file: Path | None = None
 

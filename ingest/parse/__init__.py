@@ -23,6 +23,7 @@ import re
 from ingest.errors import ParseError
 from ingest.parse import mime
 from ingest.parse.body import decode_bytes, split_quoted
+from ingest.parse.envelope import envelope_recipients
 from ingest.parse.headers import (
     decode_8bit,
     decode_words,
@@ -207,6 +208,7 @@ def _parse(data: bytes, limit: int | None) -> ParsedEmail:
             attachments,
         ),
         defects=tuple(defects),
+        envelope_recipients=envelope_recipients(raw_headers),
         mime=MimeTree(root, elided, limit),
     )
 

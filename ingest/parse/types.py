@@ -109,6 +109,9 @@ class ParsedEmail:
     attachments: tuple[AttachmentInfo, ...] = field(repr=False)
     content_hash: str
     defects: tuple[str, ...] = ()
+    #: Whom the message was delivered for, strongest first: X-Original-To, Delivered-To,
+    #: Received ``for`` (first 30 hops); lower-cased (:mod:`ingest.parse.envelope`).
+    envelope_recipients: tuple[str, ...] = ()
     mime: MimeTree | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:

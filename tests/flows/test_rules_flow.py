@@ -171,7 +171,8 @@ def test_shared_mailbox_chooses_partnership_by_recipient(
     config = config.model_copy(update={"mailbox": [shared, *config.mailbox[1:]]})
     h = Harness(config, clock=FrozenClock(MON))
     h.deliver(rfc822(message_id="<a@x.example>", to="Escalations <escalations@leics.gov.uk>"))
-    h.deliver(rfc822(message_id="<b@x.example>", to=BM))
+    # Solihull's other intake address: the shared mailbox's own (BM) no longer decides alone.
+    h.deliver(rfc822(message_id="<b@x.example>", to="cpru@solihull.gov.uk"))
     h.deliver(rfc822(message_id="<c@x.example>", to="someone@elsewhere.example"))
     report = h.run()
     assert report.outcomes["case"] == 2 and report.outcomes["quarantined"] == 1

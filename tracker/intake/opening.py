@@ -17,6 +17,7 @@ from tracker.intake.forms import record_forms
 from tracker.intake.mail import compose, local_text, template_context
 from tracker.intake.outcomes import inbound, quarantine
 from tracker.intake.participants import escalation_participants
+from tracker.intake.routing import partnership_for
 from tracker.intake.snapshot import Snapshot
 from tracker.intake.work import Result, Work
 from tracker.kinds import EventKind, Outcome
@@ -39,7 +40,8 @@ def open_case(
     if mailbox is None:
         raise LookupError(f"mailbox {work.mailbox!r} is no longer configured")
     names = mailbox.partnership_names
-    name = names[0] if len(names) == 1 else ctx.partnerships.for_recipients(names, email.recipients)
+    intake = {n: ctx.partnerships[n].addresses for n in names}
+    name = partnership_for(intake, email, mailbox.address)
     if name is None:
         return quarantine(
             work,

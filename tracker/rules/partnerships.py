@@ -7,7 +7,6 @@ before any mail is read, with every problem listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ class Partnership:
     prefix: str
     display_name: str
     domains: frozenset[str]
-    #: Intake addresses (rule file): how a shared mailbox tells partnerships apart.
+    #: Intake addresses (rule file and config, lower-cased): how a shared mailbox
+    #: tells partnerships apart (:mod:`tracker.intake.routing`).
     addresses: frozenset[str]
     staff: frozenset[str]
     engine: Engine
@@ -62,7 +62,9 @@ class Partnerships:
                 prefix=local.prefix or proc.partnership.reference_prefix,
                 display_name=local.display_name or proc.partnership.name,
                 domains=frozenset(d.lower() for d in (*proc.partnership.domains, *local.domains)),
-                addresses=frozenset(proc.partnership.addresses),
+                addresses=frozenset(
+                    a.lower() for a in (*proc.partnership.addresses, *local.addresses)
+                ),
                 staff=engine.staff,
                 engine=engine,
             )
@@ -77,12 +79,6 @@ class Partnerships:
     @property
     def prefixes(self) -> frozenset[str]:
         return frozenset(self.by_prefix)
-
-    def for_recipients(self, candidates: Iterable[str], recipients: Iterable[str]) -> str | None:
-        """The one partnership among ``candidates`` whose addresses the mail was sent to."""
-        wanted = {r.lower() for r in recipients}
-        hits = [n for n in candidates if self.by_name[n].addresses & wanted]
-        return hits[0] if len(hits) == 1 else None
 
 
 def rule_path(config: Config, name: str) -> Path:
