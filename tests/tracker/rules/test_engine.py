@@ -334,7 +334,9 @@ def test_a_resolved_case_ignores_escalation_from_non_staff() -> None:
     ("at", "due", "ooh"),
     [
         (utc(2026, 11, 10, 11), utc(2026, 11, 10, 17), False),
-        (utc(2026, 11, 10, 16, 30), utc(2026, 11, 11, 17), True),  # after the 16:00 cut-off
+        # Issue 11 part 8: no invented 16:00 cut-off; "same working day" runs to close.
+        (utc(2026, 11, 10, 16, 30), utc(2026, 11, 10, 17), False),
+        (utc(2026, 11, 10, 17, 30), utc(2026, 11, 11, 17), True),  # after close of business
         (utc(2026, 12, 28, 10), utc(2026, 12, 29, 17), True),  # Boxing Day (observed)
     ],
 )

@@ -8,8 +8,8 @@ computed with the calendar (spec §3.4/§3.5):
   after it. An event on a weekend, a bank holiday or late in the evening
   behaves like one made on that day.
 * ``same_working_day`` / ``immediate``: close of business the same day if the
-  event is on a working day before the cut-off (LLR 16:00; otherwise close of
-  business), else close of the next working day with ``out_of_hours``.
+  event is on a working day before close of business (no procedure states an
+  earlier cut-off), else close of the next working day with ``out_of_hours``.
 * ``hours`` (Bedfordshire, ``clock``): literal elapsed hours from the case
   being opened (cumulative 24/36/48 h), never moved into business hours;
   ``out_of_hours`` when that moment is not within business hours on a working day.
@@ -474,20 +474,22 @@ def test_hull_invents_no_due_time(arrival: str, flags: frozenset[str]) -> None:
     assert opened.due_at is None and opened.basis == "stated" and opened.unit == "qualitative"
 
 
-# -- LLR: no numeric timescale, except significant harm: same working day, 16:00 cut-off --
+# -- LLR: no numeric timescale, except significant harm: same working day ------------------
+# Issue 11 part 8: the procedure states no cut-off, so "same working day" runs to close of
+# business (17:00 local); the 16:00 cut-off the rule file used to invent is gone.
 
 LLR_BASIS = {1: "stated", 2: "stated", 3: "not_stated", 4: "not_stated"}
 
 LLR_SAME_DAY = {
-    "thu_24_dec_1620": (utc(2026, 12, 29, 17), True),  # after the 16:00 cut-off
+    "thu_24_dec_1620": (utc(2026, 12, 24, 17), False),  # before close: no 16:00 cut-off
     "fri_25_dec": (utc(2026, 12, 29, 17), True),  # bank holiday
     "sat_26_dec": (utc(2026, 12, 29, 17), True),
     "mon_28_dec": (utc(2026, 12, 29, 17), True),  # observed bank holiday, even at 09:30
     "thu_31_dec_2230": (utc(2027, 1, 4, 17), True),
     "fri_1_jan": (utc(2027, 1, 4, 17), True),
     "thu_25_mar_1400": (utc(2027, 3, 25, 17), False),
-    "fri_13_nov_1600": (utc(2026, 11, 16, 17), True),  # at the cut-off is after it
-    "fri_13_nov_1645": (utc(2026, 11, 16, 17), True),
+    "fri_13_nov_1600": (utc(2026, 11, 13, 17), False),
+    "fri_13_nov_1645": (utc(2026, 11, 13, 17), False),
     "thu_12_nov_1000": (utc(2026, 11, 12, 17), False),
     "tue_10_nov_0915": (utc(2026, 11, 10, 17), False),
 }
@@ -526,13 +528,15 @@ def test_llr_significant_harm_is_same_working_day(arrival: str) -> None:
 @pytest.mark.parametrize(
     ("at", "due", "ooh"),
     [
-        (utc(2026, 12, 24, 15, 59), utc(2026, 12, 24, 17), False),  # just before the cut-off
-        (utc(2026, 12, 24, 16, 0), utc(2026, 12, 29, 17), True),  # at the cut-off
+        (utc(2026, 12, 24, 16, 0), utc(2026, 12, 24, 17), False),  # no invented 16:00 cut-off
+        (utc(2026, 12, 24, 16, 59), utc(2026, 12, 24, 17), False),  # just before close
+        (utc(2026, 12, 24, 17, 0), utc(2026, 12, 29, 17), True),  # at close is after it
         (utc(2026, 11, 13, 15, 59), utc(2026, 11, 13, 17), False),  # Friday: no early close
         (utc(2026, 11, 10, 7, 0), utc(2026, 11, 10, 17), False),  # before opening, same day
-        # After the clock change the cut-off is 16:00 BST = 15:00 UTC.
-        (utc(2027, 3, 30, 14, 59), utc(2027, 3, 30, 16), False),
-        (utc(2027, 3, 30, 15, 30), utc(2027, 3, 31, 16), True),
+        # After the clock change close of business is 17:00 BST = 16:00 UTC.
+        (utc(2027, 3, 30, 15, 30), utc(2027, 3, 30, 16), False),
+        (utc(2027, 3, 30, 15, 59), utc(2027, 3, 30, 16), False),
+        (utc(2027, 3, 30, 16, 0), utc(2027, 3, 31, 16), True),
         (utc(2027, 3, 29, 10, 0), utc(2027, 3, 30, 16), True),  # Easter Monday
         (utc(2027, 3, 26, 10, 0), utc(2027, 3, 30, 16), True),  # Good Friday
     ],

@@ -246,8 +246,8 @@ EXPLAIN = {
         "  Stage 2: no deadline (timely)",
         "  Stage 3: no deadline (no timescale stated)",
         "  Stage 4: no deadline (no timescale stated)",
-        "  With significant_harm on arrival: stage 1 due Tue 29 Dec 2026 17:00"
-        "  [out of hours: use the out-of-hours service]",
+        # Issue 11 part 8: no invented 16:00 cut-off, so 16:20 is still the same working day.
+        "  With significant_harm on arrival: stage 1 due Thu 24 Dec 2026 17:00",
     ],
 }
 
