@@ -116,6 +116,8 @@ class _Extractor:
         self.limits = limits
         self.candidates: list[Candidate] = []
         self.reports: list[AttachmentReport] = []
+        #: Sources of attached e-mails (see Extraction.attached_messages).
+        self.attached_messages: list[str] = []
         self.used_bytes = 0
         self.elided: Mapping[bytes, Elided] = {}
         self.parsed_limit: int | None = None
@@ -318,6 +320,7 @@ class _Extractor:
         if message:
             # Reported before its own files, so that reports list outer files first.
             report("read", "attached message read")
+            self.attached_messages.append(f"attachment:{display}")
             inner = self.read_message(mime.parse_bytes(blob.data, []), display + "/", depth + 1)
             info.attached.append(inner)
             return
@@ -344,6 +347,7 @@ class _Extractor:
         body = result.body
         if body is not None:
             if body.sender_name or body.sender_email:
+                self.attached_messages.append(source)
                 inner = _MessageInfo(
                     sender=_Origin(body.sender_name, body.sender_email, body.date, None, source),
                     subject=body.subject,
@@ -387,6 +391,7 @@ class _Extractor:
             attachments=tuple(self.reports),
             original_sender=(origin.name, origin.email) if origin else None,
             original_date=origin.date if origin else None,
+            attached_messages=tuple(self.attached_messages),
         )
 
 

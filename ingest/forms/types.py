@@ -90,6 +90,9 @@ class Extraction:
     """(name, email) of the practitioner who first wrote, when the message is a forward."""
     original_date: str | None
     """ISO date of that first message, when the message is a forward and it is known."""
+    attached_messages: tuple[str, ...] = ()
+    """Sources (``attachment:<path>``) of e-mails attached to the message: a field read there
+    (or below) is someone else's words, like a ``forwarded:N`` part of the body."""
 
 
 @dataclass(frozen=True)

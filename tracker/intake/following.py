@@ -9,7 +9,7 @@ opening a case. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -123,14 +123,16 @@ def _outsider(
     )
 
 
-def own_source(source: str) -> bool:
+def own_source(source: str, attached_messages: Collection[str] = ()) -> bool:
     """Was a form field read from the message's own words or its own attached files?
 
-    Quoted and forwarded parts (``forwarded:N``) and attached e-mails are someone
-    else's words: they may fill case fields, never trigger anything.
+    Quoted and forwarded parts (``forwarded:N``) and e-mails attached to the
+    message (as the forms reader lists them) are someone else's words: they may
+    fill case fields, never trigger anything.
     """
-    parts = source.lower().split("/")
-    return not any(p.startswith("forwarded:") or p.endswith((".eml", ".msg")) for p in parts)
+    if any(part.startswith("forwarded:") for part in source.split("/")):
+        return False
+    return not any(source == m or source.startswith(m + "/") for m in attached_messages)
 
 
 def signals_for(
@@ -147,16 +149,19 @@ def signals_for(
     """
     text = email.new_text
     fields = {} if forms is None else forms.fields
+    attached = () if forms is None else forms.attached_messages
     extra = [
         fields[n].value
         for n in ("concern", "requested_action")
-        if n in fields and own_source(fields[n].source)
+        if n in fields and own_source(fields[n].source, attached)
     ]
     if extra:
         text = "\n".join([text, *extra])
     signals = read_signals(text, email.subject, engine.vocabulary_for(track))
     cat = fields.get("category")
-    usable = cat is not None and (opening or (cat.source != "inferred" and own_source(cat.source)))
+    usable = cat is not None and (
+        opening or (cat.source != "inferred" and own_source(cat.source, attached))
+    )
     if cat is not None and usable and not any(s.kind == "category" for s in signals):
         signals.append(Signal("category", cat.value, f"form ({cat.source}): category", False))
     return signals
