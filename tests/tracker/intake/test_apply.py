@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ingest.classify import Classification, Verdict
 from ingest.parse.types import Address
@@ -111,6 +111,19 @@ def test_a_number_taken_meanwhile_undoes_the_batch(store: Store, ctx: Context) -
         assert s.scalars(select(Case.reference)).all() == ["SSCP-2026-0002"]
 
 
+def _wait_for_a_blocked_update(store: Store) -> None:
+    """Until another session waits on a row lock (PostgreSQL's own view of it), at most 30 s."""
+    for _ in range(600):
+        with store.transaction() as s:
+            waiting = s.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar()
+        if waiting:
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError("the second transaction never waited on the row lock")
+
+
 @pytest.mark.postgres
 def test_two_daemons_claiming_the_same_number_one_waits_then_conflicts(
     pg_url: str, ctx: Context
@@ -123,25 +136,25 @@ def test_two_daemons_claiming_the_same_number_one_waits_then_conflicts(
         with store.transaction() as s:
             s.add(RefSequence(prefix="SSCP", year=2026, last=5))
         work_a, work_b = [_work(a_raw, "a@school.example")], [_work(b_raw, "b@school.example")]
-        claimed = threading.Event()
+        # b reads the sequence at last=5 and decides SSCP-2026-0006 before a writes.
+        with store.transaction() as s:
+            stale = decide_all(work_b, load_snapshot(s, work_b, NOW, {"SSCP"}), ctx)
         outcome: list[BaseException | None] = []
 
         def second() -> None:
-            claimed.wait(timeout=30)
             try:
                 with store.transaction() as s:
-                    apply(s, decide_all(work_b, load_snapshot(s, work_b, NOW, {"SSCP"}), ctx), NOW)
+                    apply(s, stale, NOW)
                 outcome.append(None)
             except BaseException as exc:  # surfaced below
                 outcome.append(exc)
 
-        thread = threading.Thread(target=second)
-        thread.start()
         with store.transaction() as s:
             decisions = decide_all(work_a, load_snapshot(s, work_a, NOW, {"SSCP"}), ctx)
-            apply(s, decisions, NOW)
-            claimed.set()  # b reads last=5 too, decides 0006, and blocks on the row
-            threading.Event().wait(0.5)
+            apply(s, decisions, NOW)  # a holds the sequence row until it commits
+            thread = threading.Thread(target=second)
+            thread.start()
+            _wait_for_a_blocked_update(store)
         thread.join(timeout=60)
         assert len(outcome) == 1 and isinstance(outcome[0], ConflictError)
         with store.transaction() as s:
