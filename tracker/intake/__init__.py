@@ -3,7 +3,7 @@
 ::
 
     bytes ─ read() ─▶ Work (parsed, classified, forms read: once)      reading.py
-      load_snapshot(session, batch) ─▶ Snapshot (a few queries)          load.py
+      load_snapshot(session, batch, …) ─▶ Snapshot (a few queries)     load.py
       decide(work, snapshot, context) ─▶ Decision (pure)                 triage.py
       apply(session, decisions): the only writer                         apply.py
 

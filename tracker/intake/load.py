@@ -48,10 +48,31 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield list(items[i : i + size])
 
 
+def named_references(work: Sequence[Work], prefixes: Collection[str]) -> list[str]:
+    """Every reference code the batch's subjects and bodies name.
+
+    Run before the snapshot's transaction opens: it reads message text.
+    """
+    return sorted(
+        {
+            ref
+            for w in work
+            if w.email is not None
+            for t in (w.email.subject, w.email.text)
+            for ref in find_references(t, prefixes)
+        }
+    )
+
+
 def load_snapshot(
-    s: Session, work: Sequence[Work], since: datetime, prefixes: Collection[str]
+    s: Session,
+    work: Sequence[Work],
+    since: datetime,
+    prefixes: Collection[str],
+    named: Collection[str],
 ) -> Snapshot:
-    """What ``work`` may ask; ``since`` starts the per-sender rate window."""
+    """What ``work`` may ask; ``since`` starts the per-sender rate window; ``named`` are the
+    reference codes its text names (:func:`named_references`, read outside the transaction)."""
     snap = Snapshot()
     emails = [w.email for w in work if w.email is not None]
     case_ids: set[int] = set()
@@ -108,10 +129,7 @@ def load_snapshot(
         )
         snap.auto_counts.update({key: n for key, n in counts})
 
-    named = sorted(
-        {ref for e in emails for t in (e.subject, e.text) for ref in find_references(t, prefixes)}
-    )
-    for refs in chunks(named):
+    for refs in chunks(sorted(named)):
         for case_id, reference in s.execute(
             select(Case.id, Case.reference).where(Case.reference.in_(refs))
         ):

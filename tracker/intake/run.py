@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from tracker.config import Config
 from tracker.intake.context import Context
 from tracker.intake.decision import Decision
-from tracker.intake.load import load_snapshot
+from tracker.intake.load import load_snapshot, named_references
 from tracker.intake.outcomes import quarantine
 from tracker.intake.snapshot import Snapshot
 from tracker.intake.triage import decide
@@ -82,8 +82,10 @@ class Intake:
         a raw row another daemon finished) with
         :class:`~tracker.errors.ConflictError`, and the caller decides again.
         """
+        prefixes = self.partnerships.prefixes
+        named = named_references(work, prefixes)  # message text: before the transaction
         with store.transaction() as s:
-            snapshot = load_snapshot(s, work, now - RATE_WINDOW, self.partnerships.prefixes)
+            snapshot = load_snapshot(s, work, now - RATE_WINDOW, prefixes, named)
         ctx = Context(self.config, self.partnerships, self.renderer, self.child_key_secret, now)
         decisions = decide_all(work, snapshot, ctx)
         with store.transaction() as s:

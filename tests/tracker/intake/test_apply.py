@@ -11,13 +11,15 @@ import threading
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from ingest.classify import Classification, Verdict
 from ingest.parse.types import Address
 from tests.helpers import make_email
 from tests.tracker.intake.conftest import NOW
 from tracker.errors import ConflictError
-from tracker.intake import Context, Work, apply, decide_all, load_snapshot
+from tracker.intake import Context, Snapshot, Work, apply, decide_all, load_snapshot
+from tracker.intake.load import named_references
 from tracker.model import Case, Deadline, Event, Message, OutboxItem, RawMail, RefSequence
 from tracker.store import Store
 
@@ -44,6 +46,11 @@ def _raw(store: Store, n: int) -> list[int]:
         s.add_all(rows)
         s.flush()
         return [r.id for r in rows]
+
+
+def _snapshot(s: Session, work: list[Work]) -> Snapshot:
+    """The snapshot the daemon loads: references named by the batch read before the query."""
+    return load_snapshot(s, work, NOW, {"SSCP"}, named_references(work, {"SSCP"}))
 
 
 def _work(raw_id: int, sender: str, **email: object) -> Work:
@@ -73,7 +80,7 @@ def test_a_batch_with_a_case_and_its_reply_is_written_whole(store: Store, ctx: C
         ),
     ]
     with store.transaction() as s:
-        decisions = decide_all(work, load_snapshot(s, work, NOW, {"SSCP"}), ctx)
+        decisions = decide_all(work, _snapshot(s, work), ctx)
         apply(s, decisions, NOW)
     with store.transaction() as s:
         [case] = s.scalars(select(Case)).all()
@@ -93,7 +100,7 @@ def test_a_number_taken_meanwhile_undoes_the_batch(store: Store, ctx: Context) -
     [raw_id] = _raw(store, 1)
     work = [_work(raw_id, "a@school.example")]
     with store.transaction() as s:
-        snapshot = load_snapshot(s, work, NOW, {"SSCP"})
+        snapshot = _snapshot(s, work)
     # Another daemon opens SSCP-2026-0001 after this snapshot was read.
     with store.transaction() as s:
         s.add(RefSequence(prefix="SSCP", year=2026, last=1))
@@ -105,7 +112,7 @@ def test_a_number_taken_meanwhile_undoes_the_batch(store: Store, ctx: Context) -
         assert s.scalars(select(Case)).all() == []
         assert s.scalar(select(RawMail.state)) == "pending"
         # Decided again on a fresh snapshot, the case takes the next number.
-        again = decide_all(work, load_snapshot(s, work, NOW, {"SSCP"}), ctx)
+        again = decide_all(work, _snapshot(s, work), ctx)
         apply(s, again, NOW)
     with store.transaction() as s:
         assert s.scalars(select(Case.reference)).all() == ["SSCP-2026-0002"]
@@ -138,7 +145,11 @@ def test_two_daemons_claiming_the_same_number_one_waits_then_conflicts(
         work_a, work_b = [_work(a_raw, "a@school.example")], [_work(b_raw, "b@school.example")]
         # b reads the sequence at last=5 and decides SSCP-2026-0006 before a writes.
         with store.transaction() as s:
-            stale = decide_all(work_b, load_snapshot(s, work_b, NOW, {"SSCP"}), ctx)
+            stale = decide_all(
+                work_b,
+                _snapshot(s, work_b),
+                ctx,
+            )
         outcome: list[BaseException | None] = []
 
         def second() -> None:
@@ -150,7 +161,11 @@ def test_two_daemons_claiming_the_same_number_one_waits_then_conflicts(
                 outcome.append(exc)
 
         with store.transaction() as s:
-            decisions = decide_all(work_a, load_snapshot(s, work_a, NOW, {"SSCP"}), ctx)
+            decisions = decide_all(
+                work_a,
+                _snapshot(s, work_a),
+                ctx,
+            )
             apply(s, decisions, NOW)  # a holds the sequence row until it commits
             thread = threading.Thread(target=second)
             thread.start()
