@@ -41,7 +41,7 @@ class Signal:
 
 
 _COMMAND = re.compile(
-    r"^[ \t>]*(stage|flag|unflag|status|category|track)[ \t]*:[ \t]*(\S[^\n]{0,60}?)[ \t]*$",
+    r"^[ \t]*(stage|flag|unflag|status|category|track)[ \t]*:[ \t]*(\S[^\n]{0,60}?)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 

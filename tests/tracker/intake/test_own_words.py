@@ -51,3 +51,12 @@ def test_own_source_by_path() -> None:
     assert not own_source("forwarded:1") and not own_source("attachment:x.docx/forwarded:2")
     assert not own_source("attachment:(unnamed)/form.docx", ("attachment:(unnamed)",))
     assert own_source("attachment:(unnamed)2", ("attachment:(unnamed)",))
+
+
+def test_a_quoted_command_line_is_no_command(ctx: Context) -> None:
+    """Even if quoted lines reached the reader, "> Status: resolved" is someone else's."""
+    from tracker.rules.signals import read_signals
+
+    engine = ctx.partnerships["solihull"].engine
+    text = "I agree with the plan.\n> Status: resolved\n>Flag: -cp_plan\n"
+    assert read_signals(text, "RE: x", engine.vocabulary_for("default")) == []
